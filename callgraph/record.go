@@ -249,7 +249,7 @@ func Dur(d time.Duration) Seconds {
 
 // Duration converts s back to a time.Duration.
 func (s Seconds) Duration() time.Duration {
-	return time.Duration(math.Round(float64(s) * 1000)) * time.Millisecond
+	return time.Duration(math.Round(float64(s)*1000)) * time.Millisecond
 }
 
 // MarshalJSON implements json.Marshaler.
