@@ -1,0 +1,519 @@
+package callgraph
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/calltrail/calltrail/ami"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Server is the id written on every call (the Asterisk SystemName or a
+	// configured server id).
+	Server string
+}
+
+// Stats counts what an Engine has seen.
+type Stats struct {
+	Events    int64 // events handled
+	Unplaced  int64 // events that named channels the engine could not place
+	Calls     int64 // calls completed
+	OpenCalls int   // calls in progress
+	OpenLegs  int   // channels in progress
+}
+
+// An Engine turns a stream of AMI events into call records. It is a
+// deterministic state machine: it does no I/O and has no clock of its
+// own; time comes from each event's Timestamp header, or from the arrival
+// time given with it. An Engine is owned by one goroutine.
+type Engine struct {
+	opts Options
+
+	legs     map[string]*leg // by Uniqueid, until their call completes
+	byName   map[string]*leg // live channels by name
+	byDevice map[string][]*leg
+	bridges  map[string]*bridge
+	confs    map[string]*conference
+
+	// finished remembers the uniqueids of completed calls for a while, so
+	// that late events of a finished call are dropped quietly.
+	finished, finishedOld map[string]struct{}
+
+	seq   int
+	last  time.Time
+	stats Stats
+	done  []*Call
+}
+
+// New returns an Engine.
+func New(opts Options) *Engine {
+	return &Engine{
+		opts:        opts,
+		legs:        make(map[string]*leg),
+		byName:      make(map[string]*leg),
+		byDevice:    make(map[string][]*leg),
+		bridges:     make(map[string]*bridge),
+		confs:       make(map[string]*conference),
+		finished:    make(map[string]struct{}),
+		finishedOld: make(map[string]struct{}),
+	}
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.OpenLegs = len(e.legs)
+	calls := make(map[*call]struct{})
+	for _, l := range e.legs {
+		calls[l.call] = struct{}{}
+	}
+	s.OpenCalls = len(calls)
+	return s
+}
+
+// Handle feeds one AMI message to the engine. arrival is when it was
+// received; it is used when the message has no Timestamp header. Handle
+// returns the calls that this event completed, in the order they ended;
+// the slice is reused by the next call to Handle.
+func (e *Engine) Handle(m *ami.Message, arrival time.Time) []*Call {
+	e.done = e.done[:0]
+	name := m.Event()
+	if name == "" {
+		return nil
+	}
+	t := arrival
+	if sec, usec, ok := m.Timestamp(); ok {
+		t = time.Unix(sec, usec*1000).UTC()
+	}
+	if t.Before(e.last) {
+		// Asterisk stamps events when the manager formats them; keep time
+		// monotonic so that no interval is negative.
+		t = e.last
+	}
+	e.last = t
+	e.stats.Events++
+	ev := event{m: m, t: t}
+	switch name {
+	case "Newchannel":
+		e.newChannel(ev)
+	case "Newstate":
+		e.newState(ev)
+	case "Rename":
+		e.rename(ev)
+	case "HangupRequest":
+		e.hangupRequest(ev, true)
+	case "SoftHangupRequest":
+		e.hangupRequest(ev, false)
+	case "Hangup":
+		e.hangup(ev)
+	case "VarSet":
+		e.varSet(ev)
+	case "NewCallerid":
+		if l := e.leg(ev, "", false); l != nil {
+			l.callerNum, l.callerName = m.Get("CallerIDNum"), m.Get("CallerIDName")
+		}
+	case "NewConnectedLine":
+		if l := e.leg(ev, "", false); l != nil {
+			l.connected = m.Get("ConnectedLineNum")
+		}
+	case "NewAccountCode":
+		if l := e.leg(ev, "", false); l != nil {
+			l.account = m.Get("AccountCode")
+		}
+	case "Hold":
+		e.hold(ev, true)
+	case "Unhold":
+		e.hold(ev, false)
+	case "DialBegin":
+		e.dialBegin(ev)
+	case "DialState":
+		e.dialState(ev)
+	case "DialEnd":
+		e.dialEnd(ev)
+	case "BridgeCreate":
+		e.bridgeOf(ev, "")
+	case "BridgeEnter":
+		e.bridgeEnter(ev)
+	case "BridgeLeave":
+		e.bridgeLeave(ev)
+	case "BridgeMerge":
+		e.bridgeMerge(ev)
+	case "BridgeDestroy":
+		delete(e.bridges, m.Get("BridgeUniqueid"))
+	case "BlindTransfer":
+		e.blindTransfer(ev)
+	case "AttendedTransfer":
+		e.attendedTransfer(ev)
+	case "LocalBridge", "LocalOptimizationBegin":
+		one, two := e.leg(ev, "LocalOne", false), e.leg(ev, "LocalTwo", false)
+		e.join(one, two)
+		if src := e.leg(ev, "Source", false); src != nil {
+			e.join(one, src)
+		}
+	case "Pickup":
+		e.pickup(ev)
+	case "ParkedCall":
+		e.parked(ev)
+	case "UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp":
+		e.unparked(ev, name)
+	case "QueueCallerJoin":
+		e.queueJoin(ev)
+	case "QueueCallerLeave":
+		e.queueLeave(ev, false)
+	case "QueueCallerAbandon":
+		e.queueLeave(ev, true)
+	case "AgentCalled":
+		e.agentCalled(ev)
+	case "AgentRingNoAnswer", "AgentConnect", "AgentDump":
+		e.agentOutcome(ev, name)
+	case "ConfbridgeStart":
+		e.confStart(ev)
+	case "ConfbridgeEnd":
+		if c := e.confs[m.Get("Conference")]; c != nil {
+			c.end = t
+		}
+	case "ConfbridgeJoin":
+		e.confJoin(ev)
+	case "ConfbridgeLeave":
+		e.confLeave(ev)
+	case "RTCPSent", "RTCPReceived":
+		e.rtcp(ev, name == "RTCPReceived")
+	}
+	return e.done
+}
+
+// event is a message with its time.
+type event struct {
+	m *ami.Message
+	t time.Time
+}
+
+// leg returns the leg an event names with the channel block of the given
+// prefix ("" for the event's own channel, "Dest", "Transferee", …). With
+// adopt, a channel the engine has not seen is taken in, as a leg whose
+// beginning was missed.
+func (e *Engine) leg(ev event, prefix string, adopt bool) *leg {
+	uid := ev.m.Get(prefix + "Uniqueid")
+	if uid == "" {
+		if ch := ev.m.Get(prefix + "Channel"); ch != "" {
+			return e.byName[ch]
+		}
+		return nil
+	}
+	if l := e.legs[uid]; l != nil {
+		return l
+	}
+	if !adopt || e.isFinished(uid) {
+		if adopt {
+			return nil
+		}
+		if !e.isFinished(uid) && prefix == "" {
+			e.stats.Unplaced++
+		}
+		return nil
+	}
+	l := e.create(ev, prefix)
+	l.adopted = true
+	l.call.gaps = append(l.call.gaps, Gap{To: Time{ev.t}, Reason: "channel seen before its Newchannel: events before it are missing", Estimated: []string{l.id + ".created"}})
+	return l
+}
+
+func (e *Engine) isFinished(uid string) bool {
+	if _, ok := e.finished[uid]; ok {
+		return true
+	}
+	_, ok := e.finishedOld[uid]
+	return ok
+}
+
+// create makes a leg from the channel block with the given prefix.
+func (e *Engine) create(ev event, prefix string) *leg {
+	m := ev.m
+	e.seq++
+	l := &leg{
+		id:         m.Get(prefix + "Uniqueid"),
+		channel:    m.Get(prefix + "Channel"),
+		linkedid:   m.Get(prefix + "Linkedid"),
+		seq:        e.seq,
+		created:    ev.t,
+		callerNum:  m.Get(prefix + "CallerIDNum"),
+		callerName: m.Get(prefix + "CallerIDName"),
+		exten:      m.Get(prefix + "Exten"),
+		context:    m.Get(prefix + "Context"),
+		account:    m.Get(prefix + "AccountCode"),
+		connected:  m.Get(prefix + "ConnectedLineNum"),
+	}
+	l.kind = classify(l.channel)
+	if l.linkedid == "" {
+		l.linkedid = l.id
+	}
+	l.state, _ = strconv.Atoi(m.Get(prefix + "ChannelState"))
+	if l.state == stateUp {
+		l.answered = ev.t
+	}
+	c := &call{id: l.linkedid, first: l}
+	e.addLeg(c, l)
+	e.legs[l.id] = l
+	e.byName[l.channel] = l
+	if l.kind == kindParty {
+		d := device(l.channel)
+		e.byDevice[d] = append(e.byDevice[d], l)
+	}
+	// Linkedid names the oldest channel this one is associated with: a
+	// dialled channel carries its caller's.
+	if l.linkedid != l.id {
+		if other := e.legs[l.linkedid]; other != nil {
+			e.join(other, l)
+		}
+	}
+	return l
+}
+
+func (e *Engine) addLeg(c *call, l *leg) {
+	l.call = c
+	c.legs = append(c.legs, l)
+	c.live++
+}
+
+const (
+	stateRinging = 5
+	stateUp      = 6
+)
+
+func (e *Engine) newChannel(ev event) {
+	uid := ev.m.Get("Uniqueid")
+	if uid == "" || e.legs[uid] != nil {
+		return
+	}
+	l := e.create(ev, "")
+	if l.kind == kindLocal {
+		e.pairLocal(l)
+	}
+	if l.kind == kindParty {
+		e.detectConsult(l, ev.t)
+	}
+}
+
+// pairLocal links the two halves of a Local channel.
+func (e *Engine) pairLocal(l *leg) {
+	base, half, ok := strings.Cut(l.channel, ";")
+	if !ok {
+		return
+	}
+	other := "1"
+	if half == "1" {
+		other = "2"
+	}
+	if peer := e.byName[base+";"+other]; peer != nil {
+		e.join(peer, l)
+	}
+}
+
+// localPeer returns the other half of a Local channel.
+func (e *Engine) localPeer(l *leg) *leg {
+	base, half, ok := strings.Cut(l.channel, ";")
+	if !ok {
+		return nil
+	}
+	other := "1"
+	if half == "1" {
+		other = "2"
+	}
+	want := base + ";" + other
+	for _, x := range l.call.legs {
+		if x.channel == want {
+			return x
+		}
+	}
+	return nil
+}
+
+// detectConsult recognises the way phones make an attended transfer: the
+// phone puts its call on hold and places a second call. The second call
+// belongs to the first one's call, even if the transfer is then abandoned
+// and no transfer event ever names it.
+func (e *Engine) detectConsult(l *leg, t time.Time) {
+	for _, other := range e.byDevice[device(l.channel)] {
+		if other != l && other.held && !other.gone && other.ended.IsZero() {
+			e.join(other, l)
+			c := l.call
+			c.consults = append(c.consults, consult{held: other, leg: l, at: t})
+			if l.role == "" {
+				l.role = RoleConsult
+			}
+			return
+		}
+	}
+}
+
+func (e *Engine) newState(ev event) {
+	l := e.leg(ev, "", true)
+	if l == nil {
+		return
+	}
+	l.state, _ = strconv.Atoi(ev.m.Get("ChannelState"))
+	if l.state == stateUp && l.answered.IsZero() && l.ended.IsZero() {
+		l.answered = ev.t
+		e.talk(l.call, ev.t)
+	}
+}
+
+func (e *Engine) rename(ev event) {
+	l := e.leg(ev, "", false)
+	if l == nil {
+		return
+	}
+	newName := ev.m.Get("Newname")
+	if e.byName[l.channel] == l {
+		delete(e.byName, l.channel)
+	}
+	l.channel = newName
+	l.kind = classify(newName)
+	e.byName[newName] = l
+}
+
+func (e *Engine) hangupRequest(ev event, byParty bool) {
+	l := e.leg(ev, "", true)
+	if l == nil {
+		return
+	}
+	if c, err := strconv.Atoi(ev.m.Get("Cause")); err == nil && c != 0 && l.cause == 0 {
+		l.cause = c
+	}
+	if tc, err := strconv.Atoi(ev.m.Get("TechCause")); err == nil && l.techCause == 0 {
+		l.techCause = tc
+	}
+	if l.ended.IsZero() {
+		l.ended = ev.t
+		l.requested = byParty
+		e.talk(l.call, ev.t)
+	}
+}
+
+func (e *Engine) hangup(ev event) {
+	l := e.leg(ev, "", true)
+	if l == nil || l.gone {
+		return
+	}
+	m := ev.m
+	if c, err := strconv.Atoi(m.Get("Cause")); err == nil {
+		if c != 0 || l.cause == 0 {
+			l.cause = c
+			l.causeText = m.Get("Cause-txt")
+		}
+	}
+	if l.causeText == "" {
+		l.causeText = causeText(l.cause)
+	}
+	if tc, err := strconv.Atoi(m.Get("TechCause")); err == nil {
+		l.techCause = tc
+	}
+	l.hungup = ev.t
+	if l.ended.IsZero() {
+		l.ended = ev.t
+	}
+	l.gone = true
+	if l.bridge != nil {
+		l.bridge.remove(l)
+		l.bridge = nil
+	}
+	if e.byName[l.channel] == l {
+		delete(e.byName, l.channel)
+	}
+	if l.kind == kindParty {
+		d := device(l.channel)
+		list := e.byDevice[d]
+		for i, x := range list {
+			if x == l {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(e.byDevice, d)
+		} else {
+			e.byDevice[d] = list
+		}
+	}
+	c := l.call
+	e.talk(c, ev.t)
+	c.live--
+	if c.live <= 0 {
+		e.finish(c, true)
+	}
+}
+
+func (e *Engine) varSet(ev event) {
+	m := ev.m
+	name := m.Get("Variable")
+	switch {
+	case strings.HasPrefix(name, "RTPAUDIOQOS"):
+		if l := e.leg(ev, "", false); l != nil {
+			e.qosVar(l, name, m.Get("Value"))
+		}
+	case name == "QUEUESTATUS":
+		if l := e.leg(ev, "", false); l != nil {
+			for _, q := range l.call.queues {
+				if q.caller == l && q.entry.Outcome == "" {
+					q.entry.Outcome = queueStatusOutcome(m.Get("Value"))
+				}
+			}
+		}
+	case strings.HasPrefix(name, "CALLTRAIL_"):
+		if l := e.leg(ev, "", false); l != nil {
+			key := strings.ToLower(strings.TrimPrefix(name, "CALLTRAIL_"))
+			if key == "account" {
+				l.tagAccount = m.Get("Value")
+				return
+			}
+			if l.tags == nil {
+				l.tags = make(map[string]string)
+			}
+			l.tags[key] = m.Get("Value")
+		}
+	}
+}
+
+func queueStatusOutcome(v string) string {
+	switch v {
+	case "TIMEOUT":
+		return OutcomeTimeout
+	case "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL":
+		return OutcomeExitEmpty
+	}
+	return ""
+}
+
+func (e *Engine) hold(ev event, on bool) {
+	l := e.leg(ev, "", false)
+	if l == nil || l.held == on {
+		return
+	}
+	if on {
+		l.held, l.holdAt, l.holdBridge = true, ev.t, l.bridge
+	} else {
+		l.endHold(ev.t)
+	}
+	e.talk(l.call, ev.t)
+}
+
+// Tag attaches an account and key/values to a live leg, as the FastAGI tag
+// handler does. It reports whether the leg was found.
+func (e *Engine) Tag(uniqueid, account string, tags map[string]string) bool {
+	l := e.legs[uniqueid]
+	if l == nil {
+		return false
+	}
+	if account != "" {
+		l.tagAccount = account
+	}
+	for k, v := range tags {
+		if l.tags == nil {
+			l.tags = make(map[string]string)
+		}
+		l.tags[k] = v
+	}
+	return true
+}
