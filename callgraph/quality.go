@@ -182,8 +182,8 @@ func expected(s streamStats, l *leg) int64 {
 }
 
 func direction(packets, lost int64, s streamStats, rttMs float64) *Direction {
-	if packets < 0 {
-		packets = 0
+	if packets <= 0 {
+		return nil // no audio flowed: nothing to score
 	}
 	d := &Direction{Packets: packets, Lost: lost}
 	if total := packets + lost; total > 0 {
