@@ -56,6 +56,13 @@ func (e *Engine) dialBegin(ev event) {
 	dest.dial = x
 	if dest.role == "" {
 		dest.role = RoleCallee
+		// A Local channel stands for whoever its other half was called
+		// as: a queue member behind Local/…@agents is an agent.
+		if caller != nil && caller.kind == kindLocal {
+			if peer := e.localPeer(caller); peer != nil && (peer.role == RoleAgent || peer.role == RoleTransferTarget) {
+				dest.role = peer.role
+			}
+		}
 	}
 	// The first dial a transferee makes after a blind transfer reaches
 	// the transfer target.
@@ -81,8 +88,14 @@ func (e *Engine) dialState(ev event) {
 	if fwd := ev.m.Get("Forward"); fwd != "" {
 		e.forward(dest, fwd, ev.t)
 	}
-	if dest.dial.c.Status == "" {
-		dest.dial.c.Status = ev.m.Get("DialStatus")
+	x := dest.dial
+	status := ev.m.Get("DialStatus")
+	if x.c.Status == "" {
+		x.c.Status = status
+	}
+	if x.c.PDD == nil && (status == "RINGING" || status == "PROGRESS") {
+		pdd := Dur(ev.t.Sub(x.start))
+		x.c.PDD = &pdd
 	}
 }
 

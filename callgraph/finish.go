@@ -175,7 +175,7 @@ func (e *Engine) record(c *call, complete bool) *Call {
 	}
 
 	for _, q := range c.queues {
-		finishQueue(q)
+		e.finishQueue(q)
 		rec.Queues = append(rec.Queues, q.entry)
 	}
 	rec.Conferences = e.conferences(c)

@@ -115,7 +115,7 @@ func (e *Engine) agentOutcome(ev event, name string) {
 		if !agent.answered.IsZero() {
 			ring = agent.answered.Sub(x.start)
 		}
-		q.entry.Agent = agent.id
+		q.agent = agent
 		if !q.left {
 			q.left = true
 			q.entry.Left = Time{ev.t}
@@ -130,7 +130,10 @@ func (e *Engine) agentOutcome(ev event, name string) {
 }
 
 // finishQueue settles a queue stay when its call completes.
-func finishQueue(q *queueStay) {
+func (e *Engine) finishQueue(q *queueStay) {
+	if p := e.party(q.agent); p != nil {
+		q.entry.Agent = p.id
+	}
 	if !q.left {
 		q.left = true
 		q.entry.Left = Time{q.caller.ended}
@@ -139,7 +142,7 @@ func finishQueue(q *queueStay) {
 		}
 	}
 	switch {
-	case q.entry.Agent != "":
+	case q.agent != nil:
 		q.entry.Outcome = OutcomeAnswered
 	case q.abandon:
 		q.entry.Outcome = OutcomeAbandoned

@@ -97,6 +97,9 @@ type Connection struct {
 	Status   string `json:"status,omitempty"`
 	// Ring is how long a dial or queue attempt rang.
 	Ring *Seconds `json:"ring,omitempty"`
+	// PDD is the post-dial delay of a dial: from the dial to the first
+	// ringing or progress (SIP 18x) the callee sent.
+	PDD *Seconds `json:"pdd,omitempty"`
 	// Consult is the consultation leg of an attended transfer.
 	Consult string `json:"consult,omitempty"`
 	// Target is the dialplan destination (exten@context), queue or

@@ -150,6 +150,7 @@ type queueStay struct {
 	entry    QueueEntry
 	caller   *leg
 	attempts map[*leg]*edge
+	agent    *leg // the member leg that was connected
 	left     bool
 	abandon  bool
 }
