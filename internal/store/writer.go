@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/calltrail/calltrail/callgraph"
+)
+
+// A Saver is what a Writer writes to: a *Store, or a fake in tests.
+type Saver interface {
+	SaveCalls(ctx context.Context, calls []*callgraph.Call) error
+	Ping(ctx context.Context) error
+}
+
+// Defaults of a Writer's zero fields.
+const (
+	DefaultMaxBatch       = 100
+	DefaultMaxDelay       = time.Second
+	DefaultMaxQueue       = 10000
+	DefaultMinBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+	DefaultAttemptTimeout = 30 * time.Second
+)
+
+// A Writer takes completed calls from a channel and saves them in
+// batches: a batch goes out when it holds MaxBatch calls or when its
+// first call has waited MaxDelay.
+//
+// When the database does not answer, the Writer keeps the calls in
+// memory, up to MaxQueue of them, and tries again with jittered
+// exponential backoff; once the queue is full it stops reading In, so
+// whoever sends on In waits until the database is back. Every failed
+// attempt is logged with an error that says so ("store: database
+// unreachable, 120 calls waiting: …"), and Status reports it.
+//
+// When the database answers but refuses a batch, the Writer saves its
+// calls one by one and gives up on (logs and counts as rejected) only the
+// ones the database refuses on their own.
+//
+// Set the fields before Run; do not change them after.
+type Writer struct {
+	Store Saver
+	In    <-chan *callgraph.Call
+
+	MaxBatch       int           // calls per transaction
+	MaxDelay       time.Duration // longest a call waits for its batch to fill
+	MaxQueue       int           // calls held in memory while the database is away
+	MinBackoff     time.Duration // first retry delay, doubled up to MaxBackoff
+	MaxBackoff     time.Duration
+	AttemptTimeout time.Duration // bound of one save or ping
+
+	Logger *slog.Logger // nil: silent
+
+	mu     sync.Mutex
+	status WriterStatus
+}
+
+// WriterStatus is a snapshot of a Writer, for health checks.
+type WriterStatus struct {
+	Waiting     int    // calls read from In and not yet saved
+	Saved       uint64 // calls saved since Run started
+	Rejected    uint64 // calls the database refused and that were dropped
+	Unreachable bool   // the last attempt found the database unreachable
+	LastError   error  // the last failure, nil after a success
+}
+
+// Status returns the Writer's current state.
+func (w *Writer) Status() WriterStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Writer) update(f func(*WriterStatus)) {
+	w.mu.Lock()
+	f(&w.status)
+	w.mu.Unlock()
+}
+
+func (w *Writer) log() *slog.Logger {
+	if w.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Logger
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// ErrUnreachable is wrapped by the errors a Writer reports while the
+// database does not answer.
+var ErrUnreachable = errors.New("store: database unreachable")
+
+// Run saves what arrives on In until In is closed and every call is
+// saved (it returns nil), or ctx is done (it returns an error that
+// counts the calls not saved, or nil when there were none).
+func (w *Writer) Run(ctx context.Context) error {
+	var (
+		maxBatch   = orDefault(w.MaxBatch, DefaultMaxBatch)
+		maxDelay   = orDefault(w.MaxDelay, DefaultMaxDelay)
+		maxQueue   = max(orDefault(w.MaxQueue, DefaultMaxQueue), maxBatch)
+		minBackoff = orDefault(w.MinBackoff, DefaultMinBackoff)
+		maxBackoff = max(orDefault(w.MaxBackoff, DefaultMaxBackoff), minBackoff)
+
+		queue    []*callgraph.Call
+		in       = w.In
+		backoff  time.Duration // > 0 while the database is away
+		full     bool          // the queue was full, logged once
+		wake     = time.NewTimer(time.Hour)
+		wakeSet  bool // wake is armed
+		deadline time.Time
+	)
+	wake.Stop()
+	defer wake.Stop()
+	arm := func(at time.Time) {
+		if wakeSet && !at.Before(deadline) {
+			return
+		}
+		wake.Reset(time.Until(at))
+		wakeSet, deadline = true, at
+	}
+	setWaiting := func() { w.update(func(s *WriterStatus) { s.Waiting = len(queue) }) }
+
+	for {
+		// Save while there is a full batch, or anything at all once In
+		// is closed, unless we are backing off.
+		for backoff == 0 && len(queue) > 0 && (len(queue) >= maxBatch || in == nil) {
+			n := min(len(queue), maxBatch)
+			saved, err := w.save(ctx, queue[:n], len(queue))
+			queue = queue[saved:]
+			setWaiting()
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				backoff = minBackoff
+				arm(time.Now().Add(jitter(backoff)))
+			}
+		}
+		if in == nil && len(queue) == 0 {
+			return nil
+		}
+		recv := in
+		if len(queue) >= maxQueue {
+			recv = nil
+			if !full {
+				full = true
+				w.log().Warn("store: call queue full, holding back new calls", "waiting", len(queue))
+			}
+		} else {
+			full = false
+		}
+		select {
+		case <-ctx.Done():
+			if len(queue) > 0 {
+				return fmt.Errorf("store: writer stopped, %d calls not saved: %w", len(queue), ctx.Err())
+			}
+			return nil
+		case c, ok := <-recv:
+			if !ok {
+				in = nil
+				continue
+			}
+			if c == nil {
+				continue
+			}
+			if len(queue) == 0 && backoff == 0 {
+				arm(time.Now().Add(maxDelay))
+			}
+			queue = append(queue, c)
+			setWaiting()
+		case <-wake.C:
+			wakeSet = false
+			if len(queue) == 0 {
+				continue
+			}
+			n := min(len(queue), maxBatch)
+			saved, err := w.save(ctx, queue[:n], len(queue))
+			queue = queue[saved:]
+			setWaiting()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				if backoff == 0 {
+					backoff = minBackoff
+				} else {
+					backoff = min(2*backoff, maxBackoff)
+				}
+				arm(time.Now().Add(jitter(backoff)))
+			case err == nil:
+				backoff = 0
+				if len(queue) > 0 {
+					arm(time.Now()) // drain what piled up, batch by batch
+				}
+			}
+		}
+	}
+}
+
+// jitter spreads retries over [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// save writes batch, out of waiting queued calls. It returns how many
+// calls of batch are done with (saved or rejected, always a prefix of
+// batch) and an error when the rest must be tried again later.
+func (w *Writer) save(ctx context.Context, batch []*callgraph.Call, waiting int) (int, error) {
+	timeout := orDefault(w.AttemptTimeout, DefaultAttemptTimeout)
+	attempt := func(calls []*callgraph.Call) error {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return w.Store.SaveCalls(actx, calls)
+	}
+	reachable := func() error {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return w.Store.Ping(actx)
+	}
+	unreachable := func(err error) error {
+		err = fmt.Errorf("%w, %d calls waiting: %w", ErrUnreachable, waiting, err)
+		w.update(func(s *WriterStatus) { s.Unreachable, s.LastError = true, err })
+		w.log().Warn("store: save deferred", "err", err)
+		return err
+	}
+
+	err := attempt(batch)
+	if err == nil {
+		w.saved(len(batch))
+		return len(batch), nil
+	}
+	if ctx.Err() != nil {
+		return 0, err
+	}
+	if perr := reachable(); perr != nil {
+		return 0, unreachable(err)
+	}
+	// The database answers: find the calls it will not take.
+	w.log().Warn("store: batch refused, saving its calls one by one", "calls", len(batch), "err", err)
+	for i, c := range batch {
+		err := attempt([]*callgraph.Call{c})
+		if err == nil {
+			w.saved(1)
+			continue
+		}
+		if ctx.Err() != nil {
+			return i, err
+		}
+		if perr := reachable(); perr != nil {
+			return i, unreachable(err)
+		}
+		w.update(func(s *WriterStatus) { s.Rejected++; s.LastError = err })
+		w.log().Error("store: call rejected", "server", c.Server, "call_id", c.ID, "err", err)
+	}
+	return len(batch), nil
+}
+
+func (w *Writer) saved(n int) {
+	var back bool
+	w.update(func(s *WriterStatus) {
+		back = s.Unreachable
+		s.Saved += uint64(n)
+		s.Unreachable, s.LastError = false, nil
+	})
+	if back {
+		w.log().Info("store: database reachable again")
+	}
+}
