@@ -40,6 +40,10 @@ func (e *Engine) dialBegin(ev event) {
 		return
 	}
 	caller := e.leg(ev, "", true) // absent for Originate
+	dest.consultOf = nil
+	if caller != nil && caller.consultOf != nil {
+		e.confirmConsult(caller, caller.created)
+	}
 	e.join(caller, dest)
 	c := dest.call
 	dest.dialString = m.Get("DialString")

@@ -292,7 +292,7 @@ func (e *Engine) newChannel(ev event) {
 		e.pairLocal(l)
 	}
 	if l.kind == kindParty {
-		e.detectConsult(l, ev.t)
+		l.consultOf = e.heldSibling(l)
 	}
 }
 
@@ -330,21 +330,42 @@ func (e *Engine) localPeer(l *leg) *leg {
 	return nil
 }
 
-// detectConsult recognises the way phones make an attended transfer: the
-// phone puts its call on hold and places a second call. The second call
-// belongs to the first one's call, even if the transfer is then abandoned
-// and no transfer event ever names it.
-func (e *Engine) detectConsult(l *leg, t time.Time) {
-	for _, other := range e.byDevice[device(l.channel)] {
-		if other != l && other.held && !other.gone && other.ended.IsZero() {
-			e.join(other, l)
-			c := l.call
-			c.consults = append(c.consults, consult{held: other, leg: l, at: t})
-			if l.role == "" {
-				l.role = RoleConsult
-			}
-			return
+// heldSibling returns the other call of the same phone when that call is
+// on hold and is the phone's only other call: the way a phone starts an
+// attended transfer is to hold its call and place a second one.
+func (e *Engine) heldSibling(l *leg) *leg {
+	var other *leg
+	for _, x := range e.byDevice[device(l.channel)] {
+		if x == l || x.gone {
+			continue
 		}
+		if other != nil {
+			return nil // a device with several calls (a trunk): no guess
+		}
+		other = x
+	}
+	if other != nil && other.held && other.ended.IsZero() {
+		return other
+	}
+	return nil
+}
+
+// confirmConsult makes a leg that a held phone placed a consultation of
+// the held call, once the leg is seen placing a call (its first dial): a
+// leg that is itself dialled is an incoming call, not a consultation. The
+// consultation belongs to the held call's call even if the transfer is
+// abandoned and no transfer event ever names it.
+func (e *Engine) confirmConsult(l *leg, t time.Time) {
+	held := l.consultOf
+	l.consultOf = nil
+	if held == nil || held.gone || !held.held {
+		return
+	}
+	e.join(held, l)
+	c := l.call
+	c.consults = append(c.consults, consult{held: held, leg: l, at: t})
+	if l.role == "" {
+		l.role = RoleConsult
 	}
 }
 

@@ -48,6 +48,10 @@ type leg struct {
 
 	confName string // conference the leg is in
 
+	// consultOf is the phone's held call when this leg may be a
+	// consultation; confirmed when the leg places a call.
+	consultOf *leg
+
 	tags map[string]string
 
 	quality *legQuality
