@@ -387,12 +387,22 @@ func (e *Engine) rename(ev event) {
 		return
 	}
 	newName := ev.m.Get("Newname")
+	if newName == "" || newName == l.channel {
+		return
+	}
 	if e.byName[l.channel] == l {
 		delete(e.byName, l.channel)
+	}
+	if l.kind == kindParty {
+		e.forgetDevice(l)
 	}
 	l.channel = newName
 	l.kind = classify(newName)
 	e.byName[newName] = l
+	if l.kind == kindParty && !l.gone {
+		d := device(newName)
+		e.byDevice[d] = append(e.byDevice[d], l)
+	}
 }
 
 func (e *Engine) hangupRequest(ev event, byParty bool) {
@@ -444,19 +454,7 @@ func (e *Engine) hangup(ev event) {
 		delete(e.byName, l.channel)
 	}
 	if l.kind == kindParty {
-		d := device(l.channel)
-		list := e.byDevice[d]
-		for i, x := range list {
-			if x == l {
-				list = append(list[:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(e.byDevice, d)
-		} else {
-			e.byDevice[d] = list
-		}
+		e.forgetDevice(l)
 	}
 	c := l.call
 	e.talk(c, ev.t)
@@ -537,4 +535,21 @@ func (e *Engine) Tag(uniqueid, account string, tags map[string]string) bool {
 		l.tags[k] = v
 	}
 	return true
+}
+
+// forgetDevice removes a leg from its device's list of live calls.
+func (e *Engine) forgetDevice(l *leg) {
+	d := device(l.channel)
+	list := e.byDevice[d]
+	for i, x := range list {
+		if x == l {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(e.byDevice, d)
+	} else {
+		e.byDevice[d] = list
+	}
 }
