@@ -19,6 +19,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	format := fs.String("format", "json", "output: json (one call per line) or table")
 	server := fs.String("server", "asterisk", "server id written on every call")
+	stats := fs.Bool("stats", false, "print what the engine saw to standard error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail replay [--format json|table] FILE...")
 		fmt.Fprintln(stderr, "\nReads raw AMI captures (the bytes Asterisk sent, as a wire tap or ami.log")
@@ -45,8 +46,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := replayFile(ctx, name, *server, out); err != nil {
+		st, err := replayFile(ctx, name, *server, out)
+		if err != nil {
 			return err
+		}
+		if st.untimed > int(st.Events)/2 {
+			fmt.Fprintf(stderr, "calltrail: %s: %d of %d events have no Timestamp header: their times are only their order. Set timestampevents = yes in manager.conf, or rebuild from calltrail's journal, which keeps arrival times.\n", name, st.untimed, st.Events)
+		}
+		if *stats {
+			fmt.Fprintf(stderr, "%s: %d events, %d calls, %d events not placed\n", name, st.Events, st.Calls, st.Unplaced)
 		}
 	}
 	return out.Close()
@@ -54,10 +62,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // replayFile feeds one capture to a fresh engine: a capture is one AMI
 // connection, and calls still open at its end are printed as incomplete.
-func replayFile(ctx context.Context, name, server string, out callPrinter) error {
+func replayFile(ctx context.Context, name, server string, out callPrinter) (replayStats, error) {
+	var st replayStats
 	f, err := os.Open(name)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return st, fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
 	eng := callgraph.New(callgraph.Options{Server: server})
@@ -68,28 +77,37 @@ func replayFile(ctx context.Context, name, server string, out callPrinter) error
 	clock := time.Unix(0, 0).UTC()
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+			return st, ctx.Err()
 		}
 		err := r.ReadMessageInto(&m)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("replay %s: message %d: %w", name, n+1, err)
+			return st, fmt.Errorf("replay %s: message %d: %w", name, n+1, err)
 		}
 		clock = clock.Add(time.Millisecond)
+		if _, ok := m.Lookup("Timestamp"); !ok && m.IsEvent() {
+			st.untimed++
+		}
 		for _, c := range eng.Handle(&m, clock) {
 			if err := out.Print(c); err != nil {
-				return err
+				return st, err
 			}
 		}
 	}
 	for _, c := range eng.Flush(time.Time{}) {
 		if err := out.Print(c); err != nil {
-			return err
+			return st, err
 		}
 	}
-	return nil
+	st.Stats = eng.Stats()
+	return st, nil
+}
+
+type replayStats struct {
+	callgraph.Stats
+	untimed int
 }
 
 // A callPrinter writes completed calls somewhere.
