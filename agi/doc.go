@@ -41,8 +41,10 @@
 // # Limits
 //
 // Every size a peer controls is bounded (Server.MaxLineLength,
-// MaxMessageSize, MaxConns), every read and write has a timeout, and
-// AllowedNets restricts which hosts may connect. A peer that breaks the
+// MaxMessageSize, MaxConns); reading the environment, reading a reply
+// once it has started, and every write have timeouts (a command itself
+// may run as long as the call does); IdleTimeout ends sessions whose
+// handler is stuck; and AllowedNets restricts which hosts may connect. A peer that breaks the
 // rules is disconnected with a logged reason; the server goes on serving
 // the others. Each connection has one buffered reader for its whole
 // life, owned by a goroutine that reads replies and HANGUP.

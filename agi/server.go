@@ -331,8 +331,12 @@ func (srv *Server) serveConn(c *conn) {
 	maxSize := orDefault(srv.MaxMessageSize, DefaultMaxMessageSize)
 	req, err := readRequest(br, maxLine, maxSize)
 	if err != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, io.EOF) {
+			level = slog.LevelDebug // closed without a byte: a port probe
+		}
 		if c.ctx.Err() == nil {
-			log.LogAttrs(c.ctx, slog.LevelWarn, "bad environment, connection closed", remote, slog.Any("err", err))
+			log.LogAttrs(c.ctx, level, "bad environment, connection closed", remote, slog.Any("err", err))
 		}
 		return
 	}

@@ -209,6 +209,9 @@ func (t *Transcript) Replay(ctx context.Context, addr string) error {
 		case ToAsterisk:
 			got, err := c.ReadFull(len(r.Data))
 			if !bytes.Equal(got, r.Data) {
+				if len(got) == 0 && errors.Is(err, io.EOF) {
+					return fmt.Errorf("agitest: record %d: server closed the connection, capture has %q", i+1, r.Data)
+				}
 				if err != nil {
 					return fmt.Errorf("agitest: record %d: server sent %q, capture has %q: %w", i+1, got, r.Data, err)
 				}
