@@ -15,6 +15,8 @@ func (e *Engine) join(a, b *leg) {
 	for _, l := range drop.legs {
 		l.call = keep
 	}
+	keep.firstSeq = min(keep.firstSeq, drop.firstSeq)
+	keep.lastSeq = max(keep.lastSeq, drop.lastSeq)
 	keep.legs = append(keep.legs, drop.legs...)
 	keep.live += drop.live
 	keep.conns = append(keep.conns, drop.conns...)

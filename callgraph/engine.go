@@ -42,9 +42,14 @@ type Engine struct {
 	finished, finishedOld map[string]struct{}
 
 	seq   int
+	seqNo int64 // the current event's sequence number
 	last  time.Time
-	stats Stats
-	done  []*Call
+	// recent are the spans of calls completed since the last Checkpoint,
+	// kept once a caller asks for checkpoints.
+	recent        []span
+	checkpointing bool
+	stats  Stats
+	done   []*Call
 }
 
 // New returns an Engine.
@@ -78,7 +83,18 @@ func (e *Engine) Stats() Stats {
 // returns the calls that this event completed, in the order they ended;
 // the slice is reused by the next call to Handle.
 func (e *Engine) Handle(m *ami.Message, arrival time.Time) []*Call {
+	return e.HandleSeq(m, arrival, e.seqNo+1)
+}
+
+// HandleSeq is Handle with the event's sequence number chosen by the
+// caller: any increasing number, such as the event's position in a
+// journal. Checkpoint answers in these numbers.
+func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call {
 	e.done = e.done[:0]
+	if seq <= e.seqNo {
+		seq = e.seqNo + 1
+	}
+	e.seqNo = seq
 	name := m.Event()
 	if name == "" {
 		return nil
@@ -203,6 +219,7 @@ func (e *Engine) leg(ev event, prefix string, adopt bool) *leg {
 		return nil
 	}
 	if l := e.legs[uid]; l != nil {
+		l.call.lastSeq = e.seqNo
 		return l
 	}
 	if !adopt || e.isFinished(uid) {
@@ -253,7 +270,7 @@ func (e *Engine) create(ev event, prefix string) *leg {
 	if l.state == stateUp {
 		l.answered = ev.t
 	}
-	c := &call{id: l.linkedid, first: l}
+	c := &call{id: l.linkedid, first: l, firstSeq: e.seqNo, lastSeq: e.seqNo}
 	e.addLeg(c, l)
 	e.legs[l.id] = l
 	e.byName[l.channel] = l

@@ -67,6 +67,42 @@ func (e *Engine) finish(c *call, complete bool) {
 	}
 	e.stats.Calls++
 	e.done = append(e.done, rec)
+	if e.checkpointing {
+		e.recent = append(e.recent, span{c.firstSeq, max(c.lastSeq, e.seqNo)})
+	}
+}
+
+type span struct{ first, last int64 }
+
+// Checkpoint returns the sequence number from which a replay rebuilds
+// every call in progress: no call has events on both sides of it, so a
+// restart that feeds a fresh engine the events from there on completes the
+// calls that were open and redoes, identically, the ones that completed
+// since. With no call in progress it is the next event's number. It only
+// moves forward.
+func (e *Engine) Checkpoint() int64 {
+	e.checkpointing = true
+	p := e.seqNo + 1
+	for _, l := range e.legs {
+		p = min(p, l.call.firstSeq)
+	}
+	// Lower the point below any completed call it would cut in two.
+	for changed := true; changed; {
+		changed = false
+		for _, s := range e.recent {
+			if s.first < p && p <= s.last {
+				p, changed = s.first, true
+			}
+		}
+	}
+	kept := e.recent[:0]
+	for _, s := range e.recent {
+		if s.last >= p {
+			kept = append(kept, s)
+		}
+	}
+	e.recent = kept
+	return p
 }
 
 func (e *Engine) record(c *call, complete bool) *Call {

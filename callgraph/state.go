@@ -108,6 +108,10 @@ type call struct {
 	legs  []*leg
 	live  int
 
+	// firstSeq and lastSeq are the sequence numbers of the first and the
+	// last event that touched the call.
+	firstSeq, lastSeq int64
+
 	conns    []*edge
 	segs     []Segment
 	open     []openSegment
