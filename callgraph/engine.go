@@ -48,8 +48,8 @@ type Engine struct {
 	// kept once a caller asks for checkpoints.
 	recent        []span
 	checkpointing bool
-	stats  Stats
-	done   []*Call
+	stats         Stats
+	done          []*Call
 }
 
 // New returns an Engine.
