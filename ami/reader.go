@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 )
 
@@ -24,12 +25,28 @@ var (
 	ErrMessageTooLarge = errors.New("ami: message too large")
 )
 
-const bannerPrefix = "Asterisk Call Manager/"
+// ErrNoBanner is returned by ReadBanner when the first line is not an
+// "Asterisk Call Manager/…" banner.
+var ErrNoBanner = errors.New("ami: no Asterisk Call Manager banner")
+
+const (
+	bannerPrefix = "Asterisk Call Manager/"
+	endCommand   = "--END COMMAND--"
+)
 
 // A Reader reads AMI messages from a buffered stream. Lines may end in
 // CRLF or a bare LF; a blank line ends a message. The banner Asterisk
 // sends on connect ("Asterisk Call Manager/9.0.0") is not a message: the
-// Reader keeps it, see Banner.
+// Reader keeps it, see Banner. A banner is also accepted in front of any
+// later message, as in a capture that spans a reconnect.
+//
+// A line that is not "Key: Value" is kept whole as the value of a field
+// with an empty key, so nothing is dropped. The legacy command response
+// ("Response: Follows", raw output lines, "--END COMMAND--") is turned
+// into the modern form: one Output field per output line.
+//
+// Messages that fit in the bufio.Reader's buffer are parsed in place and
+// copied once; a buffer of 64 KiB (bufio.NewReaderSize) is a good size.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -41,8 +58,9 @@ type Reader struct {
 	r      *bufio.Reader
 	banner string
 
-	buf  []byte // the current message's keys and values, back to back
-	offs []int  // per field: key start, key end, value start, value end
+	spans []span            // the current message's fields
+	buf   []byte            // slow path: the current message's bytes, see readLines
+	names [internSlots]name // keys seen before, see lookup
 }
 
 // NewReader returns a Reader that reads from r.
@@ -52,6 +70,30 @@ func NewReader(r *bufio.Reader) *Reader {
 
 // Banner returns the last "Asterisk Call Manager/…" banner read, or "".
 func (r *Reader) Banner() string { return r.banner }
+
+// ReadBanner reads the first line of a connection, which must be the
+// banner, and returns it. Asterisk sends the banner alone, with no blank
+// line after it, so a client that wants to check it before logging in
+// calls ReadBanner rather than ReadMessage. A line that is not a banner is
+// consumed and reported with ErrNoBanner.
+func (r *Reader) ReadBanner() (string, error) {
+	line, err := r.readLine(r.maxLine())
+	if err != nil {
+		if errors.Is(err, ErrLineTooLong) {
+			return "", fmt.Errorf("%w: first line too long", ErrNoBanner)
+		}
+		return "", err
+	}
+	if !bytes.HasPrefix(line, []byte(bannerPrefix)) {
+		const show = 40
+		if len(line) > show {
+			line = line[:show]
+		}
+		return "", fmt.Errorf("%w: first line %q", ErrNoBanner, line)
+	}
+	r.banner = string(line)
+	return r.banner, nil
+}
 
 // ReadMessage reads the next message.
 func (r *Reader) ReadMessage() (*Message, error) {
@@ -63,21 +105,151 @@ func (r *Reader) ReadMessage() (*Message, error) {
 }
 
 // ReadMessageInto reads the next message into m, reusing m.Fields'
-// storage. Strings already taken from m stay valid.
+// storage. Strings already taken from m stay valid: every message gets
+// fresh string storage.
 //
 // At the end of the stream it returns io.EOF, or io.ErrUnexpectedEOF when
-// the stream ended inside a message.
+// the stream ended inside a message. After ErrLineTooLong or
+// ErrMessageTooLarge the offending message has been skipped and reading
+// can go on; after any other error the Reader should not be used again.
 func (r *Reader) ReadMessageInto(m *Message) error {
-	maxLine := r.MaxLineLength
-	if maxLine <= 0 {
-		maxLine = DefaultMaxLineLength
+	if done, err := r.readBuffered(m); done {
+		return err
 	}
-	maxMsg := r.MaxMessageSize
-	if maxMsg <= 0 {
-		maxMsg = DefaultMaxMessageSize
+	return r.readLines(m)
+}
+
+func (r *Reader) maxLine() int {
+	if r.MaxLineLength > 0 {
+		return r.MaxLineLength
 	}
+	return DefaultMaxLineLength
+}
+
+func (r *Reader) maxMessage() int {
+	if r.MaxMessageSize > 0 {
+		return r.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
+}
+
+// readBuffered is the fast path: it parses a message that lies whole in
+// the bufio.Reader's buffer without consuming anything until the closing
+// blank line is found, then copies the message's values once. It reports
+// done == false, having consumed nothing, when the message needs the
+// line-by-line path: it does not fit in the buffer, breaks a limit, or is
+// a legacy "Response: Follows".
+func (r *Reader) readBuffered(m *Message) (done bool, err error) {
+	br := r.r
+	maxLine, maxMsg := r.maxLine(), r.maxMessage()
+	buf, _ := br.Peek(br.Buffered())
+	r.spans = r.spans[:0]
+	var (
+		pos   int // start of the next line to scan
+		size  int // the message's size as the slow path counts it
+		total int // the length of the bytes to copy: values and keys not interned
+	)
+	for {
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			if len(buf) >= br.Size() {
+				return false, nil // the message does not fit: go line by line
+			}
+			// The message is incomplete: wait for more bytes. Peek keeps
+			// the unread bytes, so offsets into them stay valid.
+			if _, err := br.Peek(len(buf) + 1); err != nil {
+				if err == bufio.ErrBufferFull {
+					return false, nil
+				}
+				if err != io.EOF {
+					return true, err
+				}
+				// End of stream: a partial message is lost.
+				br.Discard(br.Buffered())
+				if len(r.spans) > 0 || pos < len(buf) {
+					return true, io.ErrUnexpectedEOF
+				}
+				return true, io.EOF
+			}
+			buf, _ = br.Peek(br.Buffered())
+			continue
+		}
+		line := buf[pos : pos+i]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if len(line) > maxLine {
+			return false, nil
+		}
+		if len(line) == 0 {
+			if len(r.spans) == 0 { // a stray blank line between messages
+				pos += i + 1
+				continue
+			}
+			r.fill(m, r.pack(buf, total))
+			br.Discard(pos + i + 1)
+			return true, nil
+		}
+		if len(r.spans) == 0 && bytes.HasPrefix(line, []byte(bannerPrefix)) {
+			r.banner = string(line)
+			pos += i + 1
+			continue
+		}
+		size += len(line) + 2
+		if size > maxMsg {
+			return false, nil
+		}
+		c := colon(line)
+		if c < 0 {
+			r.spans = append(r.spans, span{name: noName, miss: noName, v0: pos, v1: pos + len(line)})
+			total += len(line)
+			pos += i + 1
+			continue
+		}
+		vs := c + 1
+		if vs < len(line) && line[vs] == ' ' {
+			vs++
+		}
+		if len(r.spans) == 0 && isFollows(line[:c], line[vs:]) {
+			return false, nil
+		}
+		sp := span{v0: pos + vs, v1: pos + len(line)}
+		sp.name, sp.miss = r.lookup(line[:c])
+		if sp.name < 0 {
+			sp.k0, sp.k1 = pos, pos+c
+			total += c
+		}
+		r.spans = append(r.spans, sp)
+		total += len(line) - vs
+		pos += i + 1
+	}
+}
+
+// pack copies the bytes of the spans that are not interned keys from buf
+// into one new string, back to back, and points the spans into it.
+func (r *Reader) pack(buf []byte, total int) string {
+	var b strings.Builder
+	b.Grow(total)
+	for i := range r.spans {
+		sp := &r.spans[i]
+		if sp.k1 > sp.k0 {
+			n := b.Len()
+			b.Write(buf[sp.k0:sp.k1])
+			sp.k0, sp.k1 = n, b.Len()
+		}
+		n := b.Len()
+		b.Write(buf[sp.v0:sp.v1])
+		sp.v0, sp.v1 = n, b.Len()
+	}
+	return b.String()
+}
+
+// readLines is the slow path: it consumes the message line by line,
+// copying it aside into r.buf, and enforces the limits.
+func (r *Reader) readLines(m *Message) error {
+	maxLine, maxMsg := r.maxLine(), r.maxMessage()
+	r.spans = r.spans[:0]
 	r.buf = r.buf[:0]
-	r.offs = r.offs[:0]
 	var (
 		follows  bool // inside a legacy "Response: Follows" command body
 		body     bool // a body line of it has been seen
@@ -91,7 +263,7 @@ func (r *Reader) ReadMessageInto(m *Message) error {
 				overflow = ErrLineTooLong
 				continue
 			}
-			if err == io.EOF && (len(r.offs) > 0 || overflow != nil) {
+			if err == io.EOF && (len(r.spans) > 0 || overflow != nil) {
 				return io.ErrUnexpectedEOF
 			}
 			return err
@@ -100,7 +272,7 @@ func (r *Reader) ReadMessageInto(m *Message) error {
 			if len(line) == 0 && !follows {
 				return overflow
 			}
-			if follows && bytes.Equal(line, []byte("--END COMMAND--")) {
+			if follows && bytes.HasSuffix(line, []byte(endCommand)) {
 				follows = false
 			}
 			continue
@@ -108,66 +280,76 @@ func (r *Reader) ReadMessageInto(m *Message) error {
 		if len(line) == 0 {
 			if follows {
 				if body {
-					r.addField("Output", line)
+					r.add([]byte("Output"), nil)
 				}
 				continue
 			}
-			if len(r.offs) == 0 {
-				continue // stray blank line between messages
+			if len(r.spans) == 0 {
+				continue // a stray blank line between messages
 			}
 			break
+		}
+		if len(r.spans) == 0 && bytes.HasPrefix(line, []byte(bannerPrefix)) {
+			r.banner = string(line)
+			continue
 		}
 		size += len(line) + 2
 		if size > maxMsg {
 			overflow = ErrMessageTooLarge
 			continue
 		}
-		if len(r.offs) == 0 && bytes.HasPrefix(line, []byte(bannerPrefix)) {
-			r.banner = string(line)
-			continue
-		}
 		if follows {
-			if bytes.Equal(line, []byte("--END COMMAND--")) {
+			if out, ok := bytes.CutSuffix(line, []byte(endCommand)); ok {
+				// Old versions glue the marker to output that did not
+				// end in a newline.
+				if len(out) > 0 {
+					r.add([]byte("Output"), out)
+				}
 				follows = false
 				continue
 			}
 			if !body {
-				if k, v, ok := splitField(line); ok && isFollowsHeader(k) {
-					r.addKV(k, v)
+				if c := colon(line); c > 0 && isFollowsHeader(line[:c]) {
+					r.add(line[:c], value(line[c+1:]))
 					continue
 				}
 			}
 			body = true
-			r.addField("Output", line)
+			r.add([]byte("Output"), line)
 			continue
 		}
-		k, v, ok := splitField(line)
-		if !ok {
-			// A line that is not "Key: Value" is kept whole as a value
-			// with an empty key: nothing is dropped.
-			r.addKV(nil, line)
+		c := colon(line)
+		if c < 0 {
+			r.add(nil, line)
 			continue
 		}
-		r.addKV(k, v)
-		if len(r.offs) == 4 && equalFoldBytes(k, "Response") && equalFoldBytes(v, "Follows") {
+		k, v := line[:c], value(line[c+1:])
+		if len(r.spans) == 0 && isFollows(k, v) {
 			follows = true
 		}
+		r.add(k, v)
 	}
-	r.fill(m)
+	r.fill(m, string(r.buf))
 	return nil
 }
 
 // readLine returns the next line without its line end. The slice is valid
-// until the next read.
+// until the next read. A line longer than maxLine is consumed and reported
+// with ErrLineTooLong; memory use stays bounded by maxLine plus the
+// bufio.Reader's buffer.
 func (r *Reader) readLine(maxLine int) ([]byte, error) {
 	line, err := r.r.ReadSlice('\n')
+	tooLong := false
 	if err == bufio.ErrBufferFull {
-		// A line longer than the bufio buffer: collect it, bounded.
+		// A line longer than the bufio buffer: collect it, bounded. With
+		// its CRLF, an acceptable line is at most maxLine+2 bytes.
 		long := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
 			line, err = r.r.ReadSlice('\n')
-			if len(long) <= maxLine {
+			if len(long)+len(line) <= maxLine+2 {
 				long = append(long, line...)
+			} else {
+				tooLong = true
 			}
 		}
 		line = long
@@ -182,51 +364,164 @@ func (r *Reader) readLine(maxLine int) ([]byte, error) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	if len(line) > maxLine {
+	if tooLong || len(line) > maxLine {
 		return nil, ErrLineTooLong
 	}
 	return line, nil
 }
 
-func splitField(line []byte) (key, value []byte, ok bool) {
+// colon returns the index of the colon that ends a line's key, or -1 when
+// the line is not "Key: Value". In the legacy
+// "ChanVariable(IAX2/host:4569-1): name=value" the channel name inside
+// the parentheses may itself hold a colon.
+func colon(line []byte) int {
 	i := bytes.IndexByte(line, ':')
 	if i <= 0 {
-		return nil, nil, false
+		return -1
 	}
-	key, value = line[:i], line[i+1:]
-	if len(value) > 0 && value[0] == ' ' {
-		value = value[1:]
+	const legacy = "ChanVariable("
+	if line[i-1] != ')' && i > len(legacy) && hasPrefixFoldBytes(line, legacy) {
+		if j := bytes.Index(line[i:], []byte("):")); j >= 0 {
+			return i + j + 1
+		}
 	}
-	return key, value, true
+	return i
+}
+
+// value strips the one space that follows the colon.
+func value(v []byte) []byte {
+	if len(v) > 0 && v[0] == ' ' {
+		return v[1:]
+	}
+	return v
+}
+
+func isFollows(k, v []byte) bool {
+	return equalFoldBytes(k, "Response") && equalFoldBytes(v, "Follows")
 }
 
 func isFollowsHeader(k []byte) bool {
 	return equalFoldBytes(k, "ActionID") || equalFoldBytes(k, "Privilege") || equalFoldBytes(k, "Message")
 }
 
-func (r *Reader) addField(key string, value []byte) { r.addKV([]byte(key), value) }
-
-func (r *Reader) addKV(key, value []byte) {
-	ks := len(r.buf)
-	r.buf = append(r.buf, key...)
-	vs := len(r.buf)
+// add appends a field to the slow path's message, copying the key unless
+// it is interned. A nil key makes a field with an empty key.
+func (r *Reader) add(key, value []byte) {
+	sp := span{name: noName, miss: noName}
+	if key != nil {
+		sp.name, sp.miss = r.lookup(key)
+		if sp.name < 0 {
+			sp.k0 = len(r.buf)
+			r.buf = append(r.buf, key...)
+			sp.k1 = len(r.buf)
+		}
+	}
+	sp.v0 = len(r.buf)
 	r.buf = append(r.buf, value...)
-	r.offs = append(r.offs, ks, vs, vs, len(r.buf))
+	sp.v1 = len(r.buf)
+	r.spans = append(r.spans, sp)
 }
 
-// fill turns the collected bytes into m's fields with one string
-// allocation for the whole message.
-func (r *Reader) fill(m *Message) {
-	s := string(r.buf)
-	n := len(r.offs) / 4
+// A span locates one field of the message being read. It holds no
+// pointers, so that filling r.spans costs no GC write barriers.
+type span struct {
+	name   int32 // the key's slot in r.names, or noName: the key is k0:k1
+	miss   int32 // a slot to remember the key in once read, or noName
+	k0, k1 int   // the key, when not interned
+	v0, v1 int   // the value
+}
+
+const noName = -1
+
+// fill sets m's fields from r.spans, which index s, the message's one
+// allocation, and remembers the keys that were not yet interned.
+func (r *Reader) fill(m *Message, s string) {
+	n := len(r.spans)
 	if cap(m.Fields) < n {
 		m.Fields = make([]Field, n)
 	}
 	m.Fields = m.Fields[:n]
-	for i := 0; i < n; i++ {
-		o := r.offs[4*i:]
-		m.Fields[i] = Field{Key: s[o[0]:o[1]], Value: s[o[2]:o[3]]}
+	for i := range r.spans {
+		sp := &r.spans[i]
+		var key string
+		if sp.name >= 0 {
+			key = r.names[sp.name].s
+		} else {
+			key = s[sp.k0:sp.k1]
+		}
+		m.Fields[i] = Field{Key: key, Value: s[sp.v0:sp.v1]}
 	}
+	for i := range r.spans {
+		if sp := &r.spans[i]; sp.miss >= 0 {
+			r.names[sp.miss] = newName(s[sp.k0:sp.k1])
+		}
+	}
+}
+
+// internBits sizes a Reader's key table: a few times the ~300 distinct
+// keys a busy Asterisk sends.
+const (
+	internBits   = 10
+	internSlots  = 1 << internBits
+	internMaxLen = 40
+)
+
+// A name is an interned key. a and b are its first and last 8 bytes (a
+// holds the whole key when it is shorter), so that most lookups compare
+// two words instead of calling memequal.
+type name struct {
+	a, b uint64
+	n    int
+	s    string
+}
+
+func newName(key string) name {
+	a, b := words(key)
+	return name{a: a, b: b, n: len(key), s: strings.Clone(key)}
+}
+
+// lookup finds key among the interned keys: Asterisk sends a few hundred
+// distinct keys, and they are nearly half of a message's bytes, so a
+// Reader keeps them and the message's allocation holds only the values.
+// On a miss it returns noName and the slot where fill should remember the
+// key. The table is direct-mapped: a collision costs a copy, never a
+// wrong key. Slots only change in fill, so a slot returned here stays
+// valid for the whole message.
+func (r *Reader) lookup(key []byte) (slot, miss int32) {
+	if len(key) > internMaxLen {
+		return noName, noName
+	}
+	a, b := words(key)
+	h := int32(((a ^ bits.RotateLeft64(b, 29) ^ uint64(len(key))) * 0x9e3779b97f4a7c15) >> (64 - internBits))
+	e := &r.names[h]
+	if e.a == a && e.b == b && e.n == len(key) && (len(key) <= 16 || e.s == string(key)) {
+		return h, noName
+	}
+	return noName, h
+}
+
+// words returns the first and last 8 bytes of k as little-endian words,
+// or k packed into a when it is shorter than 8 bytes. For a key of up to
+// 16 bytes, a, b and its length identify it.
+func words[T string | []byte](k T) (a, b uint64) {
+	n := len(k)
+	if n >= 8 {
+		return le64(k[:8]), le64(k[n-8:])
+	}
+	for i := 0; i < n; i++ {
+		a = a<<8 | uint64(k[i])
+	}
+	return a, 0
+}
+
+func le64[T string | []byte](b T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+func hasPrefixFoldBytes(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && equalFoldBytes(b[:len(prefix)], prefix)
 }
 
 func equalFoldBytes(b []byte, s string) bool {
