@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type Engine struct {
 	// kept once a caller asks for checkpoints.
 	recent        []span
 	checkpointing bool
+
+	pending      map[string]pendingTag // tags of channels not seen yet
+	pendingOrder []string
+	lostReason   string // why the AMI connection was last lost
+
+	prevEventTime time.Time // the time of the event before the current one
 	stats         Stats
 	done          []*Call
 }
@@ -108,7 +115,7 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		// monotonic so that no interval is negative.
 		t = e.last
 	}
-	e.last = t
+	e.prevEventTime, e.last = e.last, t
 	e.stats.Events++
 	ev := event{m: m, t: t}
 	switch name {
@@ -196,6 +203,12 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		e.confLeave(ev)
 	case "RTCPSent", "RTCPReceived":
 		e.rtcp(ev, name == "RTCPReceived")
+	case EventTag:
+		e.tag(ev)
+	case EventDisconnected:
+		e.lostReason = m.Get("Reason")
+	case EventConnected:
+		e.connected(ev)
 	}
 	return e.done
 }
@@ -274,6 +287,10 @@ func (e *Engine) create(ev event, prefix string) *leg {
 	e.addLeg(c, l)
 	e.legs[l.id] = l
 	e.byName[l.channel] = l
+	if p, ok := e.pending[l.id]; ok {
+		applyTag(l, p)
+		delete(e.pending, l.id)
+	}
 	if l.kind == kindParty {
 		d := device(l.channel)
 		e.byDevice[d] = append(e.byDevice[d], l)
@@ -535,23 +552,94 @@ func (e *Engine) hold(ev event, on bool) {
 	e.talk(l.call, ev.t)
 }
 
-// Tag attaches an account and key/values to a live leg, as the FastAGI tag
-// handler does. It reports whether the leg was found.
-func (e *Engine) Tag(uniqueid, account string, tags map[string]string) bool {
-	l := e.legs[uniqueid]
-	if l == nil {
-		return false
-	}
+// Markers in an event stream that are not Asterisk's own events.
+const (
+	// EventTag attaches an account and key/values to a leg: the FastAGI
+	// tag handler puts one in the stream, so a journal replays it.
+	// Fields: Uniqueid, Account, and Tag: key=value (repeated).
+	EventTag = "calltrail.Tag"
+	// EventConnected and EventDisconnected are the AMI client's markers
+	// (ami.EventConnected, ami.EventDisconnected): when a connection comes
+	// up while calls are open, events may have been lost in between.
+	EventConnected    = "ami.Connected"
+	EventDisconnected = "ami.Disconnected"
+)
+
+// TagMessage builds the EventTag message for a leg.
+func TagMessage(uniqueid, account string, tags map[string]string) *ami.Message {
+	m := ami.NewMessage("Event", EventTag, "Uniqueid", uniqueid)
 	if account != "" {
-		l.tagAccount = account
+		m.Add("Account", account)
 	}
-	for k, v := range tags {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m.Add("Tag", k+"="+tags[k])
+	}
+	return m
+}
+
+// maxPendingTags bounds the tags kept for channels not seen yet.
+const maxPendingTags = 4096
+
+type pendingTag struct {
+	account string
+	tags    map[string]string
+}
+
+// tag applies an EventTag. A tag can arrive before the channel's
+// Newchannel (FastAGI and AMI are two connections): it waits, bounded.
+func (e *Engine) tag(ev event) {
+	uid := ev.m.Get("Uniqueid")
+	if uid == "" {
+		return
+	}
+	p := pendingTag{account: ev.m.Get("Account")}
+	for _, kv := range ev.m.Values("Tag") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if p.tags == nil {
+			p.tags = make(map[string]string)
+		}
+		p.tags[k] = v
+	}
+	if l := e.legs[uid]; l != nil {
+		applyTag(l, p)
+		return
+	}
+	if e.isFinished(uid) {
+		e.stats.Unplaced++
+		return
+	}
+	if len(e.pending) >= maxPendingTags {
+		oldest := e.pendingOrder[0]
+		e.pendingOrder = e.pendingOrder[1:]
+		delete(e.pending, oldest)
+	}
+	if e.pending == nil {
+		e.pending = make(map[string]pendingTag)
+	}
+	if _, ok := e.pending[uid]; !ok {
+		e.pendingOrder = append(e.pendingOrder, uid)
+	}
+	e.pending[uid] = p
+}
+
+func applyTag(l *leg, p pendingTag) {
+	if p.account != "" {
+		l.tagAccount = p.account
+	}
+	for k, v := range p.tags {
 		if l.tags == nil {
 			l.tags = make(map[string]string)
 		}
 		l.tags[k] = v
 	}
-	return true
 }
 
 // forgetDevice removes a leg from its device's list of live calls.
@@ -569,4 +657,18 @@ func (e *Engine) forgetDevice(l *leg) {
 	} else {
 		e.byDevice[d] = list
 	}
+}
+
+// connected handles the AMI client's connect marker: calls open now may
+// have missed events since the last one the engine saw.
+func (e *Engine) connected(ev event) {
+	if len(e.legs) == 0 {
+		return
+	}
+	reason := "AMI connection re-established: events between may be missing"
+	if e.lostReason != "" {
+		reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"
+	}
+	e.Gap(e.prevEventTime, ev.t, reason)
+	e.lostReason = ""
 }
