@@ -49,6 +49,10 @@
 // the others. Each connection has one buffered reader for its whole
 // life, owned by a goroutine that reads replies and HANGUP.
 //
+// Server.Tap copies every byte of a session to a writer in the format of
+// calltrail's captures, which agitest replays: an operator's transcript,
+// and a test's fixture.
+//
 // Package agitest, beside this one, is a fake Asterisk for tests: it
 // dials a server, plays an environment and scripted replies, and replays
 // captured sessions byte for byte.

@@ -1,8 +1,11 @@
 package agi_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -174,4 +177,66 @@ func readTranscript(t *testing.T, name string) *agitest.Transcript {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// TestTap taps a replayed session, and replays the tap: the transcript
+// the server writes is a fixture agitest plays back.
+func TestTap(t *testing.T) {
+	capture := readTranscript(t, "testdata/S13b.agi.log")
+	taps := make(chan *closeBuffer, 1)
+	out := make(chan tagged, 2)
+	tap := func(remote net.Addr) io.Writer {
+		b := &closeBuffer{closed: make(chan struct{})}
+		taps <- b
+		return b
+	}
+	addr := serve(t, &agi.Server{Handler: billingHandler(out), Tap: tap})
+	if err := capture.Replay(t.Context(), addr); err != nil {
+		t.Fatal(err)
+	}
+	b := <-taps
+	<-b.closed
+	tapped, err := agitest.ReadTranscript(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, b.Bytes())
+	}
+	for _, dir := range []agitest.Direction{agitest.FromAsterisk, agitest.ToAsterisk} {
+		if got, want := bytesOf(tapped, dir), bytesOf(capture, dir); !bytes.Equal(got, want) {
+			t.Errorf("%v: tapped\n%q\nwant\n%q", dir, got, want)
+		}
+	}
+	first, last := tapped.Records[0], tapped.Records[len(tapped.Records)-1]
+	if first.Dir != agitest.Connect || !strings.HasPrefix(first.Marker, "CONNECT from 127.0.0.1:") || last.Dir != agitest.ServerClose {
+		t.Errorf("first record %q, last %q", first.Marker, last.Marker)
+	}
+
+	// The tap replays like the capture.
+	addr2 := serve(t, &agi.Server{Handler: billingHandler(out)})
+	if err := tapped.Replay(t.Context(), addr2); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := <-out, <-out; !reflect.DeepEqual(a, b) {
+		t.Errorf("replaying the tap gave %+v, the capture %+v", b, a)
+	}
+}
+
+func bytesOf(tr *agitest.Transcript, dir agitest.Direction) []byte {
+	var b []byte
+	for _, r := range tr.Records {
+		if r.Dir == dir {
+			b = append(b, r.Data...)
+		}
+	}
+	return b
+}
+
+// closeBuffer is a bytes.Buffer that says when it is closed.
+type closeBuffer struct {
+	bytes.Buffer
+	closed chan struct{}
+}
+
+func (b *closeBuffer) Close() error {
+	close(b.closed)
+	return nil
 }

@@ -77,6 +77,17 @@ type Server struct {
 	// and panics. Nil means no logging.
 	Logger *slog.Logger
 
+	// Tap, if not nil, is called for each connection the server admits;
+	// every byte read and written on it is then copied to the writer it
+	// returns, as a transcript in the format of calltrail's captures
+	// ("##### <time> ASTERISK->AGI <n> bytes" markers), which
+	// agitest.ReadTranscript reads and Transcript.Replay plays back: a
+	// record for an operator, and a fixture for a test. A nil writer
+	// taps nothing. The server closes the writer when the connection
+	// ends if it is an io.Closer. Write errors are ignored; a slow writer
+	// slows the session.
+	Tap func(remote net.Addr) io.Writer
+
 	inShutdown atomic.Bool
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
@@ -321,6 +332,13 @@ func (srv *Server) serveConn(c *conn) {
 	}()
 	log := srv.logger()
 	remote := slog.String("remote", c.nc.RemoteAddr().String())
+	if srv.Tap != nil {
+		if w := srv.Tap(c.nc.RemoteAddr()); w != nil {
+			srv.mu.Lock()
+			c.nc = newTapConn(c.nc, w)
+			srv.mu.Unlock()
+		}
+	}
 
 	br := bufio.NewReaderSize(c.nc, 4096)
 	readTimeout := timeout(srv.ReadTimeout, DefaultReadTimeout)
