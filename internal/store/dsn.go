@@ -163,3 +163,10 @@ func redact(s string) string {
 	}
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
+
+// CheckDSN reports what is wrong with dsn, as Open would, without
+// connecting: for configuration checks.
+func CheckDSN(dsn string) error {
+	_, err := parseDSN(dsn)
+	return err
+}
