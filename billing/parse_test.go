@@ -37,7 +37,7 @@ func TestLoadRates(t *testing.T) {
 	if uk.Increment != "60/1" || !uk.Groups[0].Price.Equal(dec("0.30")) || !uk.Groups[1].Price.Equal(dec("0.12")) || !uk.Minimum.Equal(dec("0.25")) {
 		t.Errorf("United Kingdom: %+v", uk)
 	}
-	if got, want := uk.String(), "+44 United Kingdom: 0.3/min from 0 s, 0.12/min from 60 s, connect 0.05, minimum 0.25"; got != want {
+	if got, want := uk.String(), "+44 United Kingdom: 0.30/min from 0 s, 0.12/min from 60 s, connect 0.05, minimum 0.25"; got != want {
 		t.Errorf("row description:\n got %s\nwant %s", got, want)
 	}
 	if got, want := retail.Inbound[1].String(), "* Other inbound calls are free: 0/min"; got != want {

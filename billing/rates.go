@@ -83,7 +83,7 @@ type Group struct {
 
 // String describes the row with everything that prices it, so that a
 // billing record keeps what produced it even after the rate file changes:
-// `+336 France mobile: 0.02/min, connect 0.05, minimum 0.1`.
+// `+336 France mobile: 0.12/min, connect 0.05, minimum 0.10`.
 func (r *Row) String() string {
 	var b strings.Builder
 	if r.Prefix == "" {
@@ -101,22 +101,31 @@ func (r *Row) String() string {
 		samePrice = samePrice && g.Price.Equal(r.Groups[0].Price)
 	}
 	if samePrice {
-		b.WriteString(r.Groups[0].Price.String() + "/min")
+		b.WriteString(written(r.Groups[0].Price) + "/min")
 	} else {
 		for i, g := range r.Groups {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "%s/min from %d s", g.Price, g.From)
+			fmt.Fprintf(&b, "%s/min from %d s", written(g.Price), g.From)
 		}
 	}
 	if !r.ConnectFee.IsZero() {
-		b.WriteString(", connect " + r.ConnectFee.String())
+		b.WriteString(", connect " + written(r.ConnectFee))
 	}
 	if !r.Minimum.IsZero() {
-		b.WriteString(", minimum " + r.Minimum.String())
+		b.WriteString(", minimum " + written(r.Minimum))
 	}
 	return b.String()
+}
+
+// written formats an amount with the decimals it was written with
+// ("0.30", not "0.3").
+func written(d decimal.Decimal) string {
+	if d.Exponent() < 0 {
+		return d.StringFixed(-d.Exponent())
+	}
+	return d.String()
 }
 
 // increment writes the groups' steps the way records show them.
