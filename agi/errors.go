@@ -62,12 +62,12 @@ type ReplyError struct {
 	Reply   *Reply
 }
 
+// Error returns the command, the code and the first line of the text:
+// "agi: GET VARIABLE: 511 Command Not Permitted on a dead channel or
+// intercept routine".
 func (e *ReplyError) Error() string {
 	text, _, _ := strings.Cut(e.Reply.Text, "\n")
-	if text == "" {
-		text = e.Reply.Raw
-	}
-	return fmt.Sprintf("agi: %s: %d %s", e.Command, e.Code, strings.TrimPrefix(text, fmt.Sprint(e.Code)+" "))
+	return strings.TrimSuffix(fmt.Sprintf("agi: %s: %d %s", e.Command, e.Code, text), " ")
 }
 
 // Is reports whether target is the sentinel error for e's code.

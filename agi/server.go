@@ -57,9 +57,8 @@ type Server struct {
 	IdleTimeout time.Duration
 
 	// MaxConns bounds the number of connections served at once; more are
-	// closed at once, and Asterisk goes on with the dialplan
-	// (AGISTATUS=FAILURE). Zero means DefaultMaxConns; negative means no
-	// limit.
+	// closed at once, with a logged reason, and Asterisk goes on with the
+	// dialplan. Zero means DefaultMaxConns; negative means no limit.
 	MaxConns int
 
 	// MaxLineLength bounds one line Asterisk sends, and MaxMessageSize

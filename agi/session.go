@@ -137,8 +137,7 @@ func (s *Session) readLoop() {
 			continue // "100 result=0 Trying..." before GOSUB's final reply
 		}
 		if !s.deliver(r) {
-			s.fail(fmt.Errorf("%w: unexpected reply %q", ErrProtocol, quoteForLog([]byte(r.Raw))))
-			s.conn.Close()
+			s.abort(fmt.Errorf("%w: unexpected reply %q", ErrProtocol, quoteForLog([]byte(r.Raw))))
 			return
 		}
 	}
@@ -360,10 +359,8 @@ func (s *Session) write(ctx context.Context, line []byte) error {
 	if s.writeTimeout > 0 {
 		deadline = time.Now().Add(s.writeTimeout)
 	}
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-		deadline = d
-	}
 	s.conn.SetWriteDeadline(deadline)
+	// ctx's end, deadline or not, wakes the write through AfterFunc.
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		s.conn.SetWriteDeadline(aLongTimeAgo)
@@ -372,9 +369,9 @@ func (s *Session) write(ctx context.Context, line []byte) error {
 	_, err := s.conn.Write(line)
 	if !stop() {
 		<-fired
-		if err != nil {
-			return ctx.Err()
-		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	return err
 }

@@ -126,6 +126,24 @@ func TestCommands(t *testing.T) {
 			want:  agi.StateRing,
 		},
 		{
+			name:    "ChannelStatus of no channel",
+			call:    func(ctx context.Context, s *agi.Session) (any, error) { return s.ChannelStatus(ctx) },
+			steps:   []agitest.Step{{Command: "CHANNEL STATUS", Reply: "200 result=-1"}},
+			wantErr: errAny,
+		},
+		{
+			name:    "SetVariable refused",
+			call:    func(ctx context.Context, s *agi.Session) (any, error) { return nil, s.SetVariable(ctx, "X", "y") },
+			steps:   []agitest.Step{{Command: "SET VARIABLE X y", Reply: "200 result=0"}},
+			wantErr: errAny,
+		},
+		{
+			name:    "Hangup of no channel",
+			call:    func(ctx context.Context, s *agi.Session) (any, error) { return nil, s.Hangup(ctx) },
+			steps:   []agitest.Step{{Command: "HANGUP", Reply: "200 result=-1"}},
+			wantErr: errAny,
+		},
+		{
 			name: "GOSUB waits past 100 Trying",
 			call: func(ctx context.Context, s *agi.Session) (any, error) {
 				r, err := s.Command(ctx, "GOSUB", "sub-tag", "s", "1", "acme")
