@@ -22,6 +22,7 @@ const (
 // A Direction says what a Record of a Transcript is.
 type Direction int
 
+// Directions, named after the capture's markers.
 const (
 	Connect       Direction = iota // "CONNECT from …": Asterisk connected
 	FromAsterisk                   // "ASTERISK->AGI": bytes Asterisk sent
@@ -153,11 +154,16 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // WriteTo writes t in the capture format; ReadTranscript reads it back.
+// A record without a Marker gets its Direction's.
 func (t *Transcript) WriteTo(w io.Writer) (int64, error) {
 	var b bytes.Buffer
 	for _, r := range t.Records {
+		marker := r.Marker
+		if marker == "" {
+			marker = r.Dir.String()
+		}
 		us := r.Time.UnixMicro()
-		fmt.Fprintf(&b, "##### %d.%06d %s %d bytes\n", us/1e6, us%1e6, r.Marker, len(r.Data))
+		fmt.Fprintf(&b, "##### %d.%06d %s %d bytes\n", us/1e6, us%1e6, marker, len(r.Data))
 		b.Write(r.Data)
 	}
 	return b.WriteTo(w)
