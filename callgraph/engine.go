@@ -45,6 +45,9 @@ type Engine struct {
 	seq   int
 	seqNo int64 // the current event's sequence number
 	last  time.Time
+	// lastStamp is the last Timestamp Asterisk gave, lastArrival the last
+	// arrival time used for an event without one: two clocks, never mixed.
+	lastStamp, lastArrival time.Time
 	// recent are the spans of calls completed since the last Checkpoint,
 	// kept once a caller asks for checkpoints.
 	recent        []span
@@ -54,9 +57,8 @@ type Engine struct {
 	pendingOrder []string
 	lostReason   string // why the AMI connection was last lost
 
-	prevEventTime time.Time // the time of the event before the current one
-	stats         Stats
-	done          []*Call
+	stats Stats
+	done  []*Call
 }
 
 // New returns an Engine.
@@ -106,17 +108,43 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 	if name == "" {
 		return nil
 	}
-	t := arrival
-	if sec, usec, ok := m.Timestamp(); ok {
-		t = time.Unix(sec, usec*1000).UTC()
-	}
-	if t.Before(e.last) {
-		// Asterisk stamps events when the manager formats them; keep time
-		// monotonic so that no interval is negative.
-		t = e.last
-	}
-	e.prevEventTime, e.last = e.last, t
+	sec, usec, stamped := m.Timestamp()
 	e.stats.Events++
+	if isMarker(name) {
+		// calltrail's own markers carry this host's clock, which need not
+		// be Asterisk's: they never move the engine's clock.
+		t := arrival
+		if stamped {
+			t = time.Unix(sec, usec*1000).UTC()
+		}
+		e.marker(event{m: m, t: t}, name)
+		return e.done
+	}
+	var t time.Time
+	switch {
+	case stamped:
+		// Asterisk stamps events when the manager formats them; keep its
+		// clock monotonic so that no interval is negative.
+		t = time.Unix(sec, usec*1000).UTC()
+		if t.Before(e.lastStamp) {
+			t = e.lastStamp
+		}
+		e.lastStamp = t
+	case !e.lastStamp.IsZero():
+		// An event without a Timestamp in a stream that has them (the
+		// FullyBooted at login): it happened at the last stamped time, not
+		// at this host's clock, which may be skewed from Asterisk's.
+		t = e.lastStamp
+	default:
+		// A stream without Timestamps (timestampevents = no): the arrival
+		// time, in order.
+		t = arrival
+		if t.Before(e.lastArrival) {
+			t = e.lastArrival
+		}
+		e.lastArrival = t
+	}
+	e.last = t
 	ev := event{m: m, t: t}
 	switch name {
 	case "Newchannel":
@@ -203,12 +231,6 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		e.confLeave(ev)
 	case "RTCPSent", "RTCPReceived":
 		e.rtcp(ev, name == "RTCPReceived")
-	case EventTag:
-		e.tag(ev)
-	case EventDisconnected:
-		e.lostReason = m.Get("Reason")
-	case EventConnected:
-		e.connected(ev)
 	}
 	return e.done
 }
@@ -659,16 +681,32 @@ func (e *Engine) forgetDevice(l *leg) {
 	}
 }
 
-// connected handles the AMI client's connect marker: calls open now may
-// have missed events since the last one the engine saw.
-func (e *Engine) connected(ev event) {
-	if len(e.legs) == 0 {
-		return
+func isMarker(name string) bool {
+	return strings.HasPrefix(name, "ami.") || strings.HasPrefix(name, "calltrail.")
+}
+
+// marker handles calltrail's own events.
+func (e *Engine) marker(ev event, name string) {
+	switch name {
+	case EventTag:
+		e.tag(ev)
+	case EventDisconnected:
+		e.lostReason = ev.m.Get("Reason")
+	case EventConnected:
+		// Calls open now may have missed events since the last one the
+		// engine saw.
+		if len(e.legs) == 0 {
+			return
+		}
+		reason := "AMI connection re-established: events between may be missing"
+		if e.lostReason != "" {
+			reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"
+		}
+		to := ev.t
+		if to.Before(e.last) {
+			to = e.last
+		}
+		e.Gap(e.last, to, reason)
+		e.lostReason = ""
 	}
-	reason := "AMI connection re-established: events between may be missing"
-	if e.lostReason != "" {
-		reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"
-	}
-	e.Gap(e.prevEventTime, ev.t, reason)
-	e.lostReason = ""
 }

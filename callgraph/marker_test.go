@@ -94,3 +94,29 @@ func TestReconnectMarksGap(t *testing.T) {
 		t.Errorf("a reconnect before the call marked it incomplete")
 	}
 }
+
+// An event without a Timestamp in a stamped stream (the FullyBooted at
+// login) must not pull this host's clock, which may be skewed from
+// Asterisk's, into the call's times.
+func TestUntimedEventInStampedStream(t *testing.T) {
+	msgs := readMessages(t, filepath.Join("..", "testdata", "asterisk20", "S01", "ami.log"))
+	plain := feed(msgs, nil)
+	eng := callgraph.New(callgraph.Options{})
+	var skewed []*callgraph.Call
+	future := time.Now().Add(48 * time.Hour)
+	for i, m := range msgs {
+		if i == 3 {
+			skewed = append(skewed, eng.Handle(ami.NewMessage("Event", "FullyBooted", "Status", "Fully Booted"), future)...)
+		}
+		skewed = append(skewed, eng.Handle(m, future)...)
+	}
+	if len(plain) != 1 || len(skewed) != 1 {
+		t.Fatalf("%d and %d calls", len(plain), len(skewed))
+	}
+	for i, l := range skewed[0].Legs {
+		p := plain[0].Legs[i]
+		if l.Billsec != p.Billsec || l.Ring != p.Ring || !l.Ended.Equal(p.Ended.Time) {
+			t.Errorf("leg %s: billsec %.3f ring %.3f with a skewed untimed event, %.3f %.3f without", l.ID, l.Billsec, l.Ring, p.Billsec, p.Ring)
+		}
+	}
+}

@@ -1,0 +1,278 @@
+// Package daemon is calltrail's long-running service: it follows one or more
+// Asterisk servers over AMI, journals every event, feeds one call engine
+// per server, serves FastAGI for the dialplan's tags, rates completed calls
+// and writes them to the database.
+//
+// The parts, each owned by one goroutine:
+//
+//	ami.Client ─▶ pipeline (journal, engine) ─▶ store.Writer ─▶ database
+//	FastAGI tag ─────▲
+//
+// A pipeline is the only owner of its engine. Every event is appended to
+// the journal before the engine sees it; a checkpoint (where a restart must
+// replay from) is saved only once every call completed before it is in the
+// database. On SIGTERM the daemon drains the writer and saves a final
+// checkpoint: calls in flight stay in the journal and are completed by the
+// next start. Without a journal, calls in flight at shutdown are written
+// marked incomplete, so nothing is silently lost.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/calltrail/calltrail/agi"
+	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/journal"
+	"github.com/calltrail/calltrail/internal/store"
+)
+
+// A Rater prices a completed call (package billing).
+type Rater interface {
+	Rate(c *callgraph.Call) []callgraph.Billing
+}
+
+// A Source is one Asterisk to follow.
+type Source struct {
+	ID     string // written on every call record
+	Addr   string
+	Config ami.Config
+}
+
+// Options configure a Daemon. Store is required; everything else may be
+// left zero.
+type Options struct {
+	Sources []Source
+	Store   store.Saver
+
+	// Journal, when not nil, is where every event goes first.
+	Journal *journal.Journal
+
+	// AGIListener, when not nil, serves FastAGI on it (the tag handler and
+	// whatever AGIHandlers adds).
+	AGIListener net.Listener
+	AGIAllow    []string
+	AGIHandlers map[string]agi.Handler
+
+	Rater Rater
+
+	// CheckpointEvery is how often a checkpoint is considered; 1 s.
+	CheckpointEvery time.Duration
+	// WriterBatch and WriterDelay tune the database writer.
+	WriterBatch int
+	WriterDelay time.Duration
+
+	Logger *slog.Logger
+}
+
+// A Daemon is the running service. Create it with New and start it with
+// Run.
+type Daemon struct {
+	opts   Options
+	log    *slog.Logger
+	calls  chan *callgraph.Call
+	writer *store.Writer
+
+	pipes  map[string]*pipeline
+	order  []*pipeline
+	sent   atomic.Uint64 // calls handed to the writer
+	status sync.Map      // per source: connection state
+
+	journalErrs atomic.Uint64
+
+	// hardStop ends waiting for the database at shutdown.
+	hardStop   context.Context
+	hardCancel context.CancelFunc
+}
+
+// ShutdownTimeout is how long a shutdown waits for the database to take
+// the calls still queued; with a journal, calls not saved by then are
+// recovered at the next start.
+const ShutdownTimeout = 30 * time.Second
+
+// New checks the options and builds a Daemon.
+func New(opts Options) (*Daemon, error) {
+	if opts.Store == nil {
+		return nil, errors.New("daemon: no store")
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{
+		opts:  opts,
+		log:   log,
+		calls: make(chan *callgraph.Call, 1024),
+		pipes: make(map[string]*pipeline),
+	}
+	d.hardStop, d.hardCancel = context.WithCancel(context.Background())
+	d.writer = &store.Writer{
+		Store:    opts.Store,
+		In:       d.calls,
+		MaxBatch: opts.WriterBatch,
+		MaxDelay: opts.WriterDelay,
+		Logger:   log,
+	}
+	seen := map[string]bool{}
+	for _, s := range opts.Sources {
+		if s.ID == "" {
+			return nil, fmt.Errorf("daemon: AMI source %s has no id", s.Addr)
+		}
+		if seen[s.ID] {
+			return nil, fmt.Errorf("daemon: two AMI sources named %q", s.ID)
+		}
+		seen[s.ID] = true
+		d.pipeline(s.ID)
+	}
+	return d, nil
+}
+
+// pipeline returns the pipeline of a server id, creating it (a journal can
+// hold servers no longer configured: their calls are still completed).
+func (d *Daemon) pipeline(id string) *pipeline {
+	if p := d.pipes[id]; p != nil {
+		return p
+	}
+	p := &pipeline{
+		d:    d,
+		id:   id,
+		eng:  callgraph.New(callgraph.Options{Server: id}),
+		tags: make(chan *ami.Message, 256),
+	}
+	p.note() // from here on the engine keeps the spans checkpoints need
+	d.pipes[id] = p
+	d.order = append(d.order, p)
+	return p
+}
+
+// Run runs the daemon until ctx ends, then shuts down cleanly. It returns
+// the first error that stopped a part, or nil after a clean shutdown.
+func (d *Daemon) Run(ctx context.Context) error {
+	// The writer outlives the pipelines: it drains what they hand it,
+	// until ShutdownTimeout after the stop.
+	defer d.hardCancel()
+	wctx := d.hardStop
+	werr := make(chan error, 1)
+	go func() { werr <- d.writer.Run(wctx) }()
+
+	if d.opts.Journal != nil {
+		if err := d.recover(ctx); err != nil {
+			close(d.calls)
+			<-werr
+			return err
+		}
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(d.opts.Sources)+2)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	for _, s := range d.opts.Sources {
+		p := d.pipeline(s.ID)
+		cfg := s.Config
+		if cfg.Logger == nil {
+			cfg.Logger = d.log.With("server", s.ID)
+		}
+		client := ami.NewClient(s.Addr, cfg)
+		p.client = client
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := client.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("ami %s (%s): %w", s.ID, s.Addr, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			p.run(runCtx, client.Events())
+		}()
+	}
+
+	var agiSrv *agi.Server
+	if d.opts.AGIListener != nil {
+		srv, err := d.agiServer()
+		if err != nil {
+			cancel()
+			wg.Wait()
+			close(d.calls)
+			<-werr
+			return err
+		}
+		agiSrv = srv
+		go func() {
+			if err := srv.Serve(d.opts.AGIListener); err != nil && !errors.Is(err, agi.ErrServerClosed) {
+				errc <- fmt.Errorf("fastagi: %w", err)
+			}
+		}()
+	}
+
+	ckDone := make(chan struct{})
+	go func() {
+		defer close(ckDone)
+		d.checkpoints(runCtx)
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		d.log.Error("stopping", "err", runErr)
+	}
+	cancel()
+	stopTimer := time.AfterFunc(ShutdownTimeout, d.hardCancel)
+	defer stopTimer.Stop()
+	if agiSrv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		agiSrv.Shutdown(sctx)
+		scancel()
+	}
+	wg.Wait()
+	<-ckDone
+	if d.opts.Journal == nil {
+		// Nothing will complete these calls later: write what is known,
+		// marked incomplete.
+		for _, p := range d.order {
+			for _, c := range p.eng.Flush(time.Now()) {
+				d.send(d.hardStop, p, c)
+			}
+		}
+	}
+	close(d.calls)
+	if err := <-werr; err != nil && runErr == nil {
+		runErr = err
+	}
+	if d.opts.Journal != nil {
+		if err := d.saveCheckpoint(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+// send rates a completed call and hands it to the writer.
+func (d *Daemon) send(ctx context.Context, p *pipeline, c *callgraph.Call) bool {
+	if d.opts.Rater != nil {
+		c.Billing = d.opts.Rater.Rate(c)
+	}
+	select {
+	case d.calls <- c:
+		d.sent.Add(1)
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// WriterStatus reports the database writer's state.
+func (d *Daemon) WriterStatus() store.WriterStatus { return d.writer.Status() }

@@ -1,0 +1,306 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/calltrail/calltrail/agi"
+	"github.com/calltrail/calltrail/agi/agitest"
+	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/ami/amitest"
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/journal"
+	"github.com/calltrail/calltrail/internal/store"
+)
+
+// replayCalls is what the engine makes of a capture on its own: what the
+// daemon must store.
+func replayCalls(t *testing.T, server, path string) map[string]*callgraph.Call {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	eng := callgraph.New(callgraph.Options{Server: server})
+	r := ami.NewReader(bufio.NewReader(f))
+	out := map[string]*callgraph.Call{}
+	for {
+		m, err := r.ReadMessage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range eng.Handle(m, time.Now()) {
+			out[c.ID] = c
+		}
+	}
+	return out
+}
+
+// legTimes is what must be identical between the daemon and replay.
+func legTimes(c *callgraph.Call) string {
+	var parts []string
+	for _, l := range c.Legs {
+		parts = append(parts, fmt.Sprintf("%s %s ring=%.3f billsec=%.3f talk=%.3f %s", l.ID, l.Role, l.Ring, l.Billsec, l.Talk, l.Disposition))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\n")
+}
+
+type fixture struct {
+	asterisk *amitest.Server
+	st       *store.Store
+	d        *Daemon
+	cancel   context.CancelFunc
+	done     chan error
+	agiAddr  string
+}
+
+func start(t *testing.T, dir string, withJournal bool, agiOn bool) *fixture {
+	t.Helper()
+	ast := amitest.NewServer(amitest.Config{Username: "lab", Secret: "labpass"})
+	t.Cleanup(ast.Close)
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "calls.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := ami.DefaultConfig()
+	cfg.Username, cfg.Secret = "lab", "labpass"
+	cfg.MinBackoff, cfg.MaxBackoff = 20*time.Millisecond, 100*time.Millisecond
+	opts := Options{
+		Sources:         []Source{{ID: "pbx1", Addr: ast.Addr(), Config: cfg}},
+		Store:           st,
+		CheckpointEvery: 20 * time.Millisecond,
+		WriterDelay:     10 * time.Millisecond,
+	}
+	if withJournal {
+		j, err := journal.Open(filepath.Join(dir, "journal"), journal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { j.Close() })
+		opts.Journal = j
+	}
+	f := &fixture{asterisk: ast, st: st}
+	if agiOn {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.AGIListener = l
+		f.agiAddr = l.Addr().String()
+	}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.d, f.cancel, f.done = d, cancel, make(chan error, 1)
+	go func() { f.done <- d.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if err := ast.WaitLogins(wctx, 1); err != nil {
+		t.Fatalf("daemon never logged in: %v", err)
+	}
+	// Events flow once the client has turned them on: wait for that, or
+	// the test's first events would go nowhere.
+	for ast.Send(ami.NewMessage("Event", "TestReady")) == 0 {
+		if wctx.Err() != nil {
+			t.Fatal("the daemon's connection never took events")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return f
+}
+
+func (f *fixture) stop(t *testing.T) {
+	t.Helper()
+	f.cancel()
+	select {
+	case err := <-f.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+}
+
+// waitCalls polls the database until it holds n calls.
+func waitCalls(t *testing.T, st *store.Store, n int) []*callgraph.Call {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		calls, err := st.Calls(context.Background(), store.Filter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) >= n || time.Now().After(deadline) {
+			return calls
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The daemon stores, over a real AMI socket, exactly the calls replay
+// computes from the same capture.
+func TestServeStoresWhatReplayComputes(t *testing.T) {
+	for _, name := range []string{"asterisk20/S05", "asterisk20/S14", "asterisk22/P03"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "..", "testdata", name, "ami.log")
+			want := replayCalls(t, "pbx1", path)
+			f := start(t, t.TempDir(), true, false)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.asterisk.Play(bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			got := waitCalls(t, f.st, len(want))
+			f.stop(t)
+			if len(got) != len(want) {
+				t.Fatalf("stored %d calls, replay computes %d", len(got), len(want))
+			}
+			for _, c := range got {
+				w := want[c.ID]
+				if w == nil {
+					t.Fatalf("stored call %s that replay does not have", c.ID)
+				}
+				if legTimes(c) != legTimes(w) {
+					t.Errorf("call %s:\nstored:\n%s\nreplay:\n%s", c.ID, legTimes(c), legTimes(w))
+				}
+				if c.Server != "pbx1" || !c.Complete {
+					t.Errorf("call %s: server %q complete %v", c.ID, c.Server, c.Complete)
+				}
+			}
+		})
+	}
+}
+
+// A call in flight at shutdown is completed from the journal by the next
+// start, and stored once.
+func TestShutdownKeepsCallsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	msgs := readCapture(t, filepath.Join("..", "..", "testdata", "asterisk20", "S06", "ami.log"))
+	half := len(msgs) / 2
+
+	f := start(t, dir, true, false)
+	f.asterisk.Send(msgs[:half]...)
+	time.Sleep(200 * time.Millisecond)
+	f.stop(t)
+	if calls := waitCalls(t, f.st, 0); len(calls) != 0 {
+		t.Fatalf("%d calls stored before the call ended", len(calls))
+	}
+	f.st.Close()
+
+	g := start(t, dir, true, false)
+	g.asterisk.Send(msgs[half:]...)
+	got := waitCalls(t, g.st, 1)
+	g.stop(t)
+	if len(got) != 1 {
+		t.Fatalf("%d calls stored, want 1", len(got))
+	}
+	want := replayCalls(t, "pbx1", filepath.Join("..", "..", "testdata", "asterisk20", "S06", "ami.log"))
+	w := want[got[0].ID]
+	if w == nil || legTimes(got[0]) != legTimes(w) {
+		t.Fatalf("recovered call:\n%s\nwant:\n%v", legTimes(got[0]), w)
+	}
+	// The restart is a gap in what Asterisk told us: the record says so.
+	if got[0].Complete || len(got[0].Gaps) == 0 {
+		t.Errorf("a call that spans a restart is marked complete")
+	}
+}
+
+// Without a journal, a call in flight at shutdown is written incomplete
+// rather than lost.
+func TestShutdownWithoutJournalWritesIncomplete(t *testing.T) {
+	dir := t.TempDir()
+	msgs := readCapture(t, filepath.Join("..", "..", "testdata", "asterisk20", "S01", "ami.log"))
+	f := start(t, dir, false, false)
+	f.asterisk.Send(msgs[:len(msgs)/2]...)
+	time.Sleep(200 * time.Millisecond)
+	f.stop(t)
+	calls := waitCalls(t, f.st, 1)
+	if len(calls) != 1 || calls[0].Complete {
+		t.Fatalf("want one incomplete call, got %d", len(calls))
+	}
+}
+
+// The FastAGI tag handler attaches the account and tags to the leg, even
+// though FastAGI and AMI are two connections.
+func TestTagOverFastAGI(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "asterisk20", "S13", "ami.log")
+	msgs := readCapture(t, path)
+	var caller string
+	for _, m := range msgs {
+		if m.Event() == "Newchannel" {
+			caller = m.Get("Uniqueid")
+			break
+		}
+	}
+	f := start(t, t.TempDir(), true, true)
+	// The tag comes first: the dialplan's AGI can beat the AMI events.
+	env := agitest.Env("agi://127.0.0.1:4573/tag?account=acme&customer=42&cdr=1", nil,
+		agi.Var{Name: "agi_uniqueid", Value: caller})
+	err := agitest.Run(context.Background(), f.agiAddr, env,
+		agitest.Step{Command: "SET VARIABLE CDR(accountcode) acme", Reply: "200 result=1"},
+		agitest.Step{Command: "SET VARIABLE CDR(userfield) customer=42", Reply: "200 result=1"},
+		agitest.Step{Command: "SET VARIABLE CALLTRAIL_TAGGED 1", Reply: "200 result=1"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.asterisk.Send(msgs...)
+	got := waitCalls(t, f.st, 1)
+	f.stop(t)
+	if len(got) != 1 {
+		t.Fatalf("%d calls", len(got))
+	}
+	for _, l := range got[0].Legs {
+		if l.ID == caller {
+			if l.Account != "acme" || l.Tags["customer"] != "42" {
+				t.Fatalf("caller leg account %q tags %v", l.Account, l.Tags)
+			}
+			return
+		}
+	}
+	t.Fatalf("caller leg %s not stored", caller)
+}
+
+func readCapture(t *testing.T, path string) []*ami.Message {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := ami.NewReader(bufio.NewReader(f))
+	var out []*ami.Message
+	for {
+		m, err := r.ReadMessage()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsEvent() {
+			out = append(out, m)
+		}
+	}
+}

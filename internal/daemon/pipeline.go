@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/journal"
+)
+
+// A pipeline owns the engine of one Asterisk server: it journals each
+// event, feeds it to the engine and sends completed calls on.
+type pipeline struct {
+	d      *Daemon
+	id     string
+	eng    *callgraph.Engine
+	client *ami.Client
+	tags   chan *ami.Message
+
+	mu         sync.Mutex // guards checkpoint and stats, read by others
+	checkpoint int64      // the engine's last checkpoint, as a journal sequence
+	stats      callgraph.Stats
+	connected  atomic.Bool
+
+	lastSeq int64 // the journal sequence of the last event handled
+}
+
+// seqOf turns a journal position into the increasing sequence number the
+// engine keys its checkpoints by.
+func seqOf(p journal.Position) int64 { return int64(p.Segment)<<40 | p.Offset }
+
+func posOf(seq int64) journal.Position {
+	return journal.Position{Segment: uint64(seq >> 40), Offset: seq & (1<<40 - 1)}
+}
+
+func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
+	tick := time.NewTicker(p.d.opts.CheckpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-events:
+			if !ok {
+				p.note()
+				return
+			}
+			switch m.Event() {
+			case ami.EventConnected:
+				p.connected.Store(true)
+			case ami.EventDisconnected:
+				p.connected.Store(false)
+			}
+			p.handle(m, time.Now())
+		case m := <-p.tags:
+			p.handle(m, time.Now())
+		case <-tick.C:
+			p.note()
+		case <-ctx.Done():
+			// Take what the client already read: it is journaled and
+			// handled so that nothing it said is dropped.
+			for {
+				select {
+				case m, ok := <-events:
+					if !ok {
+						p.note()
+						return
+					}
+					p.handle(m, time.Now())
+				default:
+					p.note()
+					return
+				}
+			}
+		}
+	}
+}
+
+// handle journals one message, then feeds it to the engine.
+func (p *pipeline) handle(m *ami.Message, arrival time.Time) {
+	var seq int64
+	if j := p.d.opts.Journal; j != nil {
+		pos, err := j.Append(journal.Record{Server: p.id, Arrival: arrival, Data: []byte(m.String())})
+		if err != nil {
+			// The event still reaches the engine: a full disk must not stop
+			// billing. Recovery after a crash will miss it, and says so.
+			if p.d.journalErrs.Add(1) == 1 || p.d.journalErrs.Load()%1000 == 0 {
+				p.d.log.Error("journal append", "server", p.id, "err", err, "failures", p.d.journalErrs.Load())
+			}
+		} else {
+			seq = seqOf(pos)
+		}
+	}
+	var done []*callgraph.Call
+	if seq > 0 {
+		p.lastSeq = seq
+		done = p.eng.HandleSeq(m, arrival, seq)
+	} else {
+		done = p.eng.Handle(m, arrival)
+	}
+	for _, c := range done {
+		p.d.send(p.d.hardStop, p, c)
+	}
+}
+
+// note publishes the engine's checkpoint and counters for other goroutines.
+func (p *pipeline) note() {
+	cp := p.eng.Checkpoint()
+	st := p.eng.Stats()
+	if j := p.d.opts.Journal; j != nil && (p.lastSeq == 0 || cp > p.lastSeq) {
+		// Nothing of this server is open: a restart need replay none of
+		// what is journaled so far. (Another pipeline's records before the
+		// end are covered by its own checkpoint.)
+		cp = seqOf(j.End())
+	}
+	p.mu.Lock()
+	p.checkpoint, p.stats = cp, st
+	p.mu.Unlock()
+}
+
+// Tag asks the pipeline's engine to tag a leg; it goes through the journal
+// like any event.
+func (p *pipeline) Tag(ctx context.Context, m *ami.Message) error {
+	select {
+	case p.tags <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recover replays the journal from the saved checkpoint into fresh
+// engines, completing the calls that were in flight when the last run
+// stopped. Calls completed again are rewritten identically (the store
+// replaces a call it already has).
+func (d *Daemon) recover(ctx context.Context) error {
+	j := d.opts.Journal
+	from, ok, err := journal.LoadCheckpoint(j.Dir())
+	if err != nil {
+		return err
+	}
+	if err := j.Flush(); err != nil {
+		return err
+	}
+	rd, err := journal.NewReader(j.Dir(), from)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	n := 0
+	for {
+		rec, pos, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("recover from journal %s: %w", j.Dir(), err)
+		}
+		r := ami.NewReader(newBytesReader(rec.Data))
+		m, err := r.ReadMessage()
+		if err != nil {
+			d.log.Warn("journal record not an AMI message", "at", pos.String(), "err", err)
+			continue
+		}
+		p := d.pipeline(rec.Server)
+		p.lastSeq = seqOf(pos)
+		for _, c := range p.eng.HandleSeq(m, rec.Arrival, seqOf(pos)) {
+			if !d.send(ctx, p, c) {
+				return ctx.Err()
+			}
+		}
+		n++
+	}
+	for _, p := range d.order {
+		p.note()
+	}
+	if n > 0 || ok {
+		d.log.Info("recovered from journal", "from", from.String(), "events", n, "calls_in_flight", d.openCalls())
+	}
+	return nil
+}
+
+func (d *Daemon) openCalls() int {
+	n := 0
+	for _, p := range d.order {
+		n += p.eng.Stats().OpenCalls
+	}
+	return n
+}
+
+// checkpoints saves, every CheckpointEvery, the earliest checkpoint of all
+// engines — once every call completed before it is in the database.
+func (d *Daemon) checkpoints(ctx context.Context) {
+	if d.opts.Journal == nil {
+		return
+	}
+	tick := time.NewTicker(d.opts.CheckpointEvery)
+	defer tick.Stop()
+	type candidate struct {
+		seq  int64
+		sent uint64
+	}
+	var pending []candidate
+	var saved int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if cp, ok := d.minCheckpoint(); ok && cp > saved {
+			pending = append(pending, candidate{cp, d.sent.Load()})
+		}
+		st := d.writer.Status()
+		done := st.Saved + st.Rejected
+		for len(pending) > 0 && pending[0].sent <= done {
+			c := pending[0]
+			pending = pending[1:]
+			if err := d.opts.Journal.SaveCheckpoint(posOf(c.seq), time.Now().UTC().Format(time.RFC3339)); err != nil {
+				d.log.Error("save checkpoint", "err", err)
+				continue
+			}
+			saved = c.seq
+		}
+	}
+}
+
+func (d *Daemon) minCheckpoint() (int64, bool) {
+	var cp int64
+	found := false
+	for _, p := range d.order {
+		p.mu.Lock()
+		c := p.checkpoint
+		p.mu.Unlock()
+		if c == 0 {
+			continue // not noted yet
+		}
+		if !found || c < cp {
+			cp, found = c, true
+		}
+	}
+	if !found {
+		// No engine has seen an event yet: everything journaled is done.
+		return seqOf(d.opts.Journal.End()), true
+	}
+	return cp, true
+}
+
+// saveCheckpoint saves the final checkpoint after the writer drained.
+func (d *Daemon) saveCheckpoint() error {
+	for _, p := range d.order {
+		p.note()
+	}
+	cp, _ := d.minCheckpoint()
+	st := d.writer.Status()
+	if st.Saved+st.Rejected < d.sent.Load() {
+		// Some calls never reached the database: keep the old checkpoint
+		// so the next start rebuilds them from the journal.
+		d.log.Warn("calls not saved at shutdown: the next start recovers them from the journal",
+			"unsaved", d.sent.Load()-st.Saved-st.Rejected)
+		return d.opts.Journal.Sync()
+	}
+	if err := d.opts.Journal.Sync(); err != nil {
+		return err
+	}
+	return d.opts.Journal.SaveCheckpoint(posOf(cp), time.Now().UTC().Format(time.RFC3339))
+}
