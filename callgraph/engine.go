@@ -48,6 +48,10 @@ type Engine struct {
 	// lastStamp is the last Timestamp Asterisk gave, lastArrival the last
 	// arrival time used for an event without one: two clocks, never mixed.
 	lastStamp, lastArrival time.Time
+	// skew is Asterisk's clock minus this host's, as of the last stamped
+	// event: it places calltrail's own markers on Asterisk's clock.
+	skew   time.Duration
+	resync *resyncState
 	// recent are the spans of calls completed since the last Checkpoint,
 	// kept once a caller asks for checkpoints.
 	recent        []span
@@ -130,6 +134,9 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 			t = e.lastStamp
 		}
 		e.lastStamp = t
+		if !arrival.IsZero() {
+			e.skew = t.Sub(arrival)
+		}
 	case !e.lastStamp.IsZero():
 		// An event without a Timestamp in a stream that has them (the
 		// FullyBooted at login): it happened at the last stamped time, not
@@ -501,6 +508,15 @@ func (e *Engine) hangup(ev event) {
 	if l.ended.IsZero() {
 		l.ended = ev.t
 	}
+	e.gone(l, ev.t)
+}
+
+// gone takes a hung-up leg out of the live state, and completes its call
+// when it was the last.
+func (e *Engine) gone(l *leg, t time.Time) {
+	if l.hungup.IsZero() {
+		l.hungup = t
+	}
 	l.gone = true
 	if l.bridge != nil {
 		l.bridge.remove(l)
@@ -513,7 +529,7 @@ func (e *Engine) hangup(ev event) {
 		e.forgetDevice(l)
 	}
 	c := l.call
-	e.talk(c, ev.t)
+	e.talk(c, t)
 	c.live--
 	if c.live <= 0 {
 		e.finish(c, true)
@@ -692,12 +708,18 @@ func (e *Engine) marker(ev event, name string) {
 		e.tag(ev)
 	case EventDisconnected:
 		e.lostReason = ev.m.Get("Reason")
+	case EventSnapshotChannel:
+		e.snapshotChannel(ev.m)
+	case EventSnapshotEnd:
+		e.endResync(ev.t)
 	case EventConnected:
 		// Calls open now may have missed events since the last one the
-		// engine saw.
+		// engine saw; a snapshot may follow to reconcile them.
 		if len(e.legs) == 0 {
+			e.resync = nil
 			return
 		}
+		e.beginResync()
 		reason := "AMI connection re-established: events between may be missing"
 		if e.lostReason != "" {
 			reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"

@@ -1,0 +1,209 @@
+package callgraph
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/calltrail/calltrail/ami"
+)
+
+// Markers of a resync: after a reconnect the daemon asks Asterisk for the
+// channels alive (CoreShowChannels) and puts each item in the stream as an
+// EventSnapshotChannel (the item's fields, Event renamed), then an
+// EventSnapshotEnd. The engine reconciles its calls with them.
+const (
+	EventSnapshotChannel = "calltrail.SnapshotChannel"
+	EventSnapshotEnd     = "calltrail.SnapshotEnd"
+)
+
+// SnapshotMessages turns a CoreShowChannels list into resync markers.
+func SnapshotMessages(items []*ami.Message, at time.Time) []*ami.Message {
+	out := make([]*ami.Message, 0, len(items)+1)
+	for _, it := range items {
+		m := it.Clone()
+		m.Set("Event", EventSnapshotChannel)
+		out = append(out, m)
+	}
+	ts := strconv.FormatInt(at.Unix(), 10) + "." + strconv.FormatInt(int64(at.Nanosecond()/1000)+1e6, 10)[1:]
+	return append(out, ami.NewMessage("Event", EventSnapshotEnd, "Timestamp", ts, "Channels", strconv.Itoa(len(items))))
+}
+
+type snapChannel struct {
+	uid, channel, linkedid string
+	state                  int
+	bridge                 string
+	age                    time.Duration
+	m                      *ami.Message
+}
+
+// resyncState is what the engine keeps between a reconnect and the end of
+// the snapshot that follows it.
+type resyncState struct {
+	// known are the legs open at the reconnect: only they can have ended
+	// unseen. Legs created by events after it are known first hand.
+	known    map[*leg]bool
+	gapStart time.Time
+	channels []snapChannel
+}
+
+// beginResync remembers, at a reconnect, which legs were open.
+func (e *Engine) beginResync() {
+	r := &resyncState{known: make(map[*leg]bool, len(e.legs)), gapStart: e.lastStamp}
+	if r.gapStart.IsZero() {
+		r.gapStart = e.last
+	}
+	for _, l := range e.legs {
+		if !l.gone {
+			r.known[l] = true
+		}
+	}
+	e.resync = r
+}
+
+func (e *Engine) snapshotChannel(m *ami.Message) {
+	if e.resync == nil {
+		e.beginResync()
+	}
+	state, _ := strconv.Atoi(m.Get("ChannelState"))
+	e.resync.channels = append(e.resync.channels, snapChannel{
+		uid:      m.Get("Uniqueid"),
+		channel:  m.Get("Channel"),
+		linkedid: m.Get("Linkedid"),
+		state:    state,
+		bridge:   m.Get("BridgeId"),
+		age:      parseHMS(m.Get("Duration")),
+		m:        m,
+	})
+}
+
+func parseHMS(s string) time.Duration {
+	parts := strings.Split(s, ":")
+	var d time.Duration
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0
+		}
+		d = d*60 + time.Duration(n)
+	}
+	return d * time.Second
+}
+
+// endResync reconciles the engine with the snapshot. It never bills time
+// it cannot prove: a leg that vanished during the gap is closed at the last
+// moment it was known alive, a leg that was answered during the gap counts
+// from the snapshot. Every such time is listed as an estimate in the
+// call's gap.
+func (e *Engine) endResync(at time.Time) {
+	r := e.resync
+	e.resync = nil
+	if r == nil {
+		return
+	}
+	// The snapshot's moment on Asterisk's clock: the marker is on this
+	// host's, so shift it by the skew seen on the last stamped event.
+	snapAt := at.Add(e.skew)
+	if snapAt.Before(r.gapStart) {
+		snapAt = r.gapStart
+	}
+	alive := make(map[string]snapChannel, len(r.channels))
+	for _, s := range r.channels {
+		alive[s.uid] = s
+	}
+	estimate := func(l *leg, field string) {
+		c := l.call
+		if len(c.gaps) == 0 {
+			c.gaps = append(c.gaps, Gap{From: Time{r.gapStart}, To: Time{snapAt}, Reason: "resync after a lost AMI connection"})
+		}
+		g := &c.gaps[len(c.gaps)-1]
+		g.Estimated = append(g.Estimated, l.id+"."+field)
+	}
+	// Known legs that are gone: they ended during the gap.
+	var ended []*leg
+	for l := range r.known {
+		if l.gone {
+			continue
+		}
+		if _, ok := alive[l.id]; ok {
+			continue
+		}
+		ended = append(ended, l)
+	}
+	sortLegs(ended)
+	for _, l := range ended {
+		if l.ended.IsZero() {
+			l.ended = r.gapStart
+			estimate(l, "ended")
+		}
+		e.gone(l, r.gapStart)
+	}
+	// Channels alive: adopt the unknown, bring the known up to date.
+	for _, s := range r.channels {
+		if s.uid == "" || e.isFinished(s.uid) {
+			continue
+		}
+		l := e.legs[s.uid]
+		if l == nil {
+			ev := event{m: s.m, t: snapAt}
+			l = e.create(ev, "")
+			if s.age > 0 && snapAt.Add(-s.age).Before(l.created) {
+				l.created = snapAt.Add(-s.age)
+			}
+			l.adopted = true
+			l.answered = time.Time{}
+			c := l.call
+			c.gaps = append(c.gaps, Gap{From: Time{r.gapStart}, To: Time{snapAt}, Reason: "channel found alive by the resync after a lost AMI connection"})
+			estimate(l, "created")
+			if l.kind == kindLocal {
+				e.pairLocal(l)
+			}
+		}
+		if s.state == stateUp && l.answered.IsZero() {
+			l.answered = snapAt
+			estimate(l, "answered")
+		}
+		l.state = s.state
+		if s.bridge != "" {
+			b := e.bridges[s.bridge]
+			if b == nil {
+				b = &bridge{id: s.bridge, typ: "basic"}
+				e.bridges[s.bridge] = b
+			}
+			if l.bridge != b {
+				if l.bridge != nil {
+					l.bridge.remove(l)
+				}
+				l.bridge = b
+				if b.joins() {
+					for _, m := range b.members {
+						e.join(m, l)
+					}
+				}
+				for _, m := range b.members {
+					notePeer(l, m)
+					notePeer(m, l)
+				}
+				b.members = append(b.members, l)
+			}
+		} else if l.bridge != nil {
+			l.bridge.remove(l)
+			l.bridge = nil
+		}
+	}
+	calls := map[*call]bool{}
+	for _, l := range e.legs {
+		calls[l.call] = true
+	}
+	for c := range calls {
+		e.talk(c, snapAt)
+	}
+}
+
+func sortLegs(ls []*leg) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].seq < ls[j-1].seq; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+}
