@@ -669,6 +669,9 @@ func TestDebugTap(t *testing.T) {
 	if !reflect.DeepEqual(got[1:], recorded[1:]) {
 		t.Errorf("received %d events, the capture has %d", len(got)-1, len(recorded)-1)
 	}
+	if bytes.Contains(tap.Bytes(), []byte(secret)) {
+		t.Error("the tap holds the secret")
+	}
 	replayed, banner := readAll(t, tap.Bytes())
 	if banner != "Asterisk Call Manager/9.0.0" || !reflect.DeepEqual(replayed[1:], got) {
 		t.Error("reading the tap back does not give the events received")
