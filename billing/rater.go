@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -385,12 +386,8 @@ func sortedSegments(segs []callgraph.Segment, leg string) []callgraph.Segment {
 			out = append(out, s)
 		}
 	}
-	// insertion sort keeps equal starts in the engine's order.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Start.Before(out[j-1].Start.Time); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	// Stable: equal starts stay in the engine's order.
+	slices.SortStableFunc(out, func(a, b callgraph.Segment) int { return a.Start.Compare(b.Start.Time) })
 	return out
 }
 
