@@ -144,6 +144,9 @@ func (e *Engine) endResync(at time.Time) {
 			continue
 		}
 		l := e.legs[s.uid]
+		if l != nil && l.gone {
+			continue // hung up since the snapshot was taken
+		}
 		if l == nil {
 			ev := event{m: s.m, t: snapAt}
 			l = e.create(ev, "")

@@ -304,3 +304,33 @@ func readCapture(t *testing.T, path string) []*ami.Message {
 		}
 	}
 }
+
+// The connection drops mid-call and the call ends while it is down: after
+// the reconnect the daemon asks Asterisk which channels are alive, learns
+// that none are, and stores the call at once, flagged and closed at the
+// last moment it was known alive.
+func TestResyncAfterReconnect(t *testing.T) {
+	msgs := readCapture(t, filepath.Join("..", "..", "testdata", "asterisk20", "S01", "ami.log"))
+	f := start(t, t.TempDir(), true, false)
+	f.asterisk.HandleList("CoreShowChannels") // nothing alive any more
+	half := len(msgs) / 2
+	f.asterisk.Send(msgs[:half]...)
+	time.Sleep(100 * time.Millisecond)
+	f.asterisk.Drop()
+	got := waitCalls(t, f.st, 1)
+	f.stop(t)
+	if len(got) != 1 {
+		t.Fatalf("%d calls stored after the reconnect, want the one in flight", len(got))
+	}
+	c := got[0]
+	if c.Complete || len(c.Gaps) == 0 {
+		t.Fatalf("call across a lost connection stored as complete")
+	}
+	estimated := 0
+	for _, g := range c.Gaps {
+		estimated += len(g.Estimated)
+	}
+	if estimated == 0 {
+		t.Errorf("gaps %+v list no estimated time", c.Gaps)
+	}
+}

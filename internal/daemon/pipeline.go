@@ -22,6 +22,7 @@ type pipeline struct {
 	eng    *callgraph.Engine
 	client *ami.Client
 	tags   chan *ami.Message
+	snaps  chan []*ami.Message
 
 	mu         sync.Mutex // guards checkpoint and stats, read by others
 	checkpoint int64      // the engine's last checkpoint, as a journal sequence
@@ -49,15 +50,20 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 				p.note()
 				return
 			}
+			p.handle(m, time.Now())
 			switch m.Event() {
 			case ami.EventConnected:
 				p.connected.Store(true)
+				go p.snapshot(ctx)
 			case ami.EventDisconnected:
 				p.connected.Store(false)
 			}
-			p.handle(m, time.Now())
 		case m := <-p.tags:
 			p.handle(m, time.Now())
+		case snap := <-p.snaps:
+			for _, m := range snap {
+				p.handle(m, time.Now())
+			}
 		case <-tick.C:
 			p.note()
 		case <-ctx.Done():
@@ -120,6 +126,27 @@ func (p *pipeline) note() {
 	p.mu.Lock()
 	p.checkpoint, p.stats = cp, st
 	p.mu.Unlock()
+}
+
+// snapshot asks Asterisk, after a (re)connect, which channels are alive,
+// and hands the answer to the pipeline: the engine closes the legs that
+// ended while nobody listened and adopts the calls it did not know. A
+// snapshot that fails leaves the calls flagged by the reconnect marker.
+func (p *pipeline) snapshot(ctx context.Context) {
+	if p.client == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	list, err := p.client.DoList(sctx, ami.NewMessage("Action", "CoreShowChannels"))
+	if err != nil {
+		p.d.log.Warn("resync: CoreShowChannels", "server", p.id, "err", err)
+		return
+	}
+	select {
+	case p.snaps <- callgraph.SnapshotMessages(list.Items, time.Now()):
+	case <-ctx.Done():
+	}
 }
 
 // Tag asks the pipeline's engine to tag a leg; it goes through the journal
