@@ -107,11 +107,11 @@ func WriteHTML(w io.Writer, title string, calls []*callgraph.Call, o Options) er
 }
 
 type htmlPage struct {
-	Title     string
-	Period    string
-	Calls     int
-	Charts    []template.HTML
-	Tables    []Table
+	Title  string
+	Period string
+	Calls  int
+	Charts []template.HTML
+	Tables []Table
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>

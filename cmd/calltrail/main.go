@@ -24,6 +24,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"replay": {"read AMI captures and print one record per call", runReplay},
+		"sim":    {"serve AMI captures as a fake Asterisk, for tests and demos", runSim},
 		"serve":  {"follow Asterisk over AMI and FastAGI, store every call", runServe},
 	}
 }

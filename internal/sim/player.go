@@ -1,0 +1,104 @@
+package sim
+
+import (
+	"slices"
+	"time"
+)
+
+// play sends the events, one at a time, to every subscribed connection.
+// It stands still while it is paused or nobody listens, and then sends
+// the next event at once: the recorded pace resumes from there.
+func (s *Server) play() {
+	defer s.wg.Done()
+	speed := s.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	var (
+		lastTime time.Time // timestamp of the last timed event sent
+		lastAt   time.Time // when it went out
+	)
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		i := s.cursor
+		if i >= len(s.events) {
+			close(s.done)
+			s.changed()
+			s.mu.Unlock()
+			s.log().Info("sim: every event sent", "events", len(s.events))
+			return
+		}
+		if s.pauseAt == i || len(s.subs) == 0 {
+			if s.pauseAt == i && !s.paused {
+				s.paused = true
+				s.changed()
+			}
+			wake := s.wake
+			s.mu.Unlock()
+			<-wake
+			lastTime = time.Time{} // go on at once, at the recorded pace after that
+			continue
+		}
+		if s.paused {
+			s.paused = false
+			s.changed()
+		}
+		wake := s.wake
+		s.mu.Unlock()
+
+		e := s.events[i]
+		if !s.Fast && !e.Time.IsZero() && !lastTime.IsZero() {
+			due := lastAt.Add(time.Duration(float64(e.Time.Sub(lastTime)) / speed))
+			if wait := time.Until(due); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-wake:
+					t.Stop()
+					continue // look again: paused, closed, or nobody left
+				}
+			}
+		}
+
+		s.mu.Lock()
+		if s.closed || s.pauseAt == i || len(s.subs) == 0 {
+			s.mu.Unlock()
+			continue
+		}
+		subs := slices.Clone(s.subs)
+		s.mu.Unlock()
+		var got []*conn
+		for _, c := range subs {
+			if c.send(e.Raw, s.writeTimeout()) == nil {
+				got = append(got, c)
+			}
+		}
+		if len(got) == 0 {
+			continue // everyone left while we wrote: the next client gets it
+		}
+		s.mu.Lock()
+		for _, c := range got {
+			if c.info.First < 0 {
+				c.info.First = i
+			}
+			c.info.Next = i + 1
+		}
+		s.cursor = i + 1
+		s.changed()
+		s.mu.Unlock()
+		if !e.Time.IsZero() {
+			lastTime, lastAt = e.Time, time.Now()
+		}
+	}
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout > 0 {
+		return s.WriteTimeout
+	}
+	return 10 * time.Second
+}
