@@ -184,8 +184,8 @@ type Billing struct {
 	Destination   string  `json:"destination"`
 	Cost          string  `json:"cost,omitempty"`
 	Currency      string  `json:"currency,omitempty"`
-	// PaidBy is the account that pays under the attribution policy when
-	// it differs from the leg's own account.
+	// What priced it: the plan, the row (prefix, name and price terms),
+	// the increment and the number of increments.
 	Plan      string `json:"plan,omitempty"`
 	Row       string `json:"row,omitempty"`
 	Increment string `json:"increment,omitempty"`

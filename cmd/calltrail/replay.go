@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/billing"
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/config"
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -20,6 +23,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "json", "output: json (one call per line) or table")
 	server := fs.String("server", "asterisk", "server id written on every call")
 	stats := fs.Bool("stats", false, "print what the engine saw to standard error")
+	rates := fs.String("rates", "", "rate plan file: price the billable legs (see configs/rates.yaml)")
+	var trunks stringList
+	fs.Var(&trunks, "trunk", "channel pattern of a trunk leg, e.g. 'PJSIP/carrier-*' (repeatable)")
+	legs := fs.String("bill", "trunks", "which legs are billed: trunks or all")
+	attribution := fs.String("attribution", "originator", "who pays a transferred trunk leg: originator or segments")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail replay [--format json|table] FILE...")
 		fmt.Fprintln(stderr, "\nReads raw AMI captures (the bytes Asterisk sent, as a wire tap or ami.log")
@@ -41,6 +49,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		out = newTablePrinter(stdout)
 	default:
 		return usageError{fmt.Sprintf("replay: unknown --format %q (want json or table)", *format)}
+	}
+	var rater *billing.Rater
+	if *rates != "" {
+		cfg := config.DefaultConfig()
+		cfg.Billing.Rates, cfg.Billing.Trunks, cfg.Billing.Legs, cfg.Billing.Attribution = *rates, trunks, *legs, *attribution
+		r, err := loadRater(&cfg)
+		if err != nil {
+			return err
+		}
+		rater = r
+		out = ratingPrinter{out, rater}
 	}
 	for _, name := range fs.Args() {
 		if err := ctx.Err(); err != nil {
@@ -130,3 +149,20 @@ func newJSONPrinter(w io.Writer) *jsonPrinter {
 
 func (p *jsonPrinter) Print(c *callgraph.Call) error { return p.enc.Encode(c) }
 func (p *jsonPrinter) Close() error                  { return p.w.Flush() }
+
+// ratingPrinter prices each call before printing it.
+type ratingPrinter struct {
+	callPrinter
+	rater *billing.Rater
+}
+
+func (p ratingPrinter) Print(c *callgraph.Call) error {
+	c.Billing = p.rater.Rate(c)
+	return p.callPrinter.Print(c)
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

@@ -55,6 +55,13 @@ func (p *tablePrinter) Print(c *callgraph.Call) error {
 	for _, s := range c.Segments {
 		fmt.Fprintf(p.w, "  talk %s - %s\t%.3f s\n", name(s.A), name(s.B), float64(s.Seconds))
 	}
+	for _, b := range c.Billing {
+		if b.Error != "" {
+			fmt.Fprintf(p.w, "  bill %s (%s) %s: %s\n", name(b.Leg), b.Account, b.Destination, b.Error)
+			continue
+		}
+		fmt.Fprintf(p.w, "  bill %s (%s) %s: %d s billed, %s %s [%s %s]\n", name(b.Leg), b.Account, b.Destination, b.BilledSeconds, b.Cost, b.Currency, b.Row, b.Increment)
+	}
 	for _, q := range c.Queues {
 		fmt.Fprintf(p.w, "  queue %s: %s after %.3f s, %d attempts\n", q.Queue, q.Outcome, float64(q.Wait), q.Attempts)
 	}
