@@ -36,6 +36,8 @@ const (
 	FormatTable Format = "table"
 	FormatCSV   Format = "csv"
 	FormatJSON  Format = "json"
+	// FormatMarkdown writes GitHub-flavoured Markdown tables.
+	FormatMarkdown Format = "markdown"
 )
 
 // Write renders r to w in format f: aligned text tables, CSV (each table
@@ -47,6 +49,8 @@ func Write(w io.Writer, f Format, r Report) error {
 		return WriteText(w, r.Tables()...)
 	case FormatCSV:
 		return WriteCSV(w, r.Tables()...)
+	case FormatMarkdown:
+		return WriteMarkdown(w, r.Tables()...)
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -81,6 +85,43 @@ func WriteText(w io.Writer, tables ...Table) error {
 			if _, err := fmt.Fprintf(w, "  %s\n", n); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// WriteMarkdown writes tables as Markdown, each under a bold title with
+// its notes after it.
+func WriteMarkdown(w io.Writer, tables ...Table) error {
+	cell := strings.NewReplacer("|", `\|`, "\n", " ")
+	for i, t := range tables {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "**%s**\n\n|", t.Title)
+		for _, c := range t.Columns {
+			fmt.Fprintf(&b, " %s |", cell.Replace(c))
+		}
+		b.WriteString("\n|")
+		for range t.Columns {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, r := range t.Rows {
+			b.WriteString("|")
+			for _, c := range r {
+				fmt.Fprintf(&b, " %s |", cell.Replace(c))
+			}
+			b.WriteString("\n")
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(&b, "\n%s\n", n)
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
 		}
 	}
 	return nil
