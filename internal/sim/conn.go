@@ -167,6 +167,8 @@ func (c *conn) handle(m *ami.Message) bool {
 			state = "On"
 		}
 		return c.reply(m, "Success", "Events", state) == nil
+	case "coreshowchannels":
+		return c.coreShowChannels(m) == nil
 	}
 	return c.reply(m, "Error", "Message",
 		"Invalid/unknown command: "+action+". Use Action: ListCommands to show available commands.") == nil

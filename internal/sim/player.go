@@ -88,6 +88,10 @@ func (s *Server) play() {
 			c.info.Next = i + 1
 		}
 		s.cursor = i + 1
+		if !e.Time.IsZero() {
+			s.now = e.Time
+		}
+		s.track(e, s.now)
 		s.changed()
 		s.mu.Unlock()
 		if !e.Time.IsZero() {

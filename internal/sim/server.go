@@ -76,8 +76,14 @@ type Server struct {
 	pauseSet  bool
 	paused    bool
 	quit      chan struct{} // closed by Close
-	done      chan struct{}
-	wg        sync.WaitGroup
+
+	// The channels alive after the events sent so far, for
+	// CoreShowChannels, in creation order; now is the stream's time.
+	channels map[string]*channel
+	order    []string
+	now      time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // ConnInfo is what one connection got.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -467,5 +468,84 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	if err := s.Serve(l); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve after Close = %v", err)
+	}
+}
+
+func TestCoreShowChannels(t *testing.T) {
+	caps := load(t, "../../testdata/asterisk20/S01/ami.log")
+	s := &Server{User: "lab", Secret: "labpass", Captures: caps, Fast: true}
+	events := s.Events()
+	bridged := -1
+	for i, e := range events {
+		if e.Name == "BridgeEnter" {
+			bridged = i + 1 // stop after the second one
+		}
+		if e.Name == "BridgeLeave" {
+			break
+		}
+	}
+	s.PauseAt(bridged)
+	c := dial(t, start(t, s))
+	c.login("lab", "labpass")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.WaitPaused(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range bridged + 1 { // FullyBooted and the events so far
+		c.read()
+	}
+
+	list := func(id string) (items []*ami.Message) {
+		t.Helper()
+		c.send("Action", "CoreShowChannels", "ActionID", id)
+		if m := c.read(); m.Response() != "Success" || m.Get("EventList") != "start" || m.ActionID() != id {
+			t.Fatalf("list start: %q", m.String())
+		}
+		for {
+			m := c.read()
+			if m.Event() == "CoreShowChannelsComplete" {
+				if m.Get("ListItems") != strconv.Itoa(len(items)) || m.ActionID() != id {
+					t.Errorf("list end: %q with %d items", m.String(), len(items))
+				}
+				return items
+			}
+			if m.Event() != "CoreShowChannel" || m.ActionID() != id {
+				t.Fatalf("list item: %q", m.String())
+			}
+			items = append(items, m)
+		}
+	}
+	items := list("c1")
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Get("Channel")+" "+it.Get("ChannelStateDesc")+" "+it.Get("Uniqueid")+" "+it.Get("Linkedid"))
+		if it.Get("BridgeId") == "" || it.Get("Duration") == "" {
+			t.Errorf("item without bridge or duration: %q", it.String())
+		}
+	}
+	want := []string{"SIP/1001-00000000 Up 1795333490.0 1795333490.0", "SIP/1002-00000001 Up 1795333490.1 1795333490.0"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("channels:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var keys []string
+	for _, f := range items[0].Fields {
+		keys = append(keys, f.Key)
+	}
+	if got, want := strings.Join(keys, ","), "Event,ActionID,Channel,ChannelState,ChannelStateDesc,CallerIDNum,CallerIDName,"+
+		"ConnectedLineNum,ConnectedLineName,Language,AccountCode,Context,Exten,Priority,Uniqueid,Linkedid,"+
+		"Application,ApplicationData,Duration,BridgeId"; got != want {
+		t.Errorf("item fields %s, want Asterisk's %s", got, want)
+	}
+
+	s.Resume()
+	if err := s.WaitSent(ctx, len(events)); err != nil {
+		t.Fatal(err)
+	}
+	for range len(events) - bridged {
+		c.read()
+	}
+	if items := list("c2"); len(items) != 0 {
+		t.Errorf("%d channels alive after the last hangup", len(items))
 	}
 }
