@@ -227,3 +227,27 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("1004 lane = %+v", b)
 	}
 }
+
+// Transfers to applications become special end-points: a blind transfer
+// to voicemail, one to an IVR menu, one to a plain extension.
+func TestApplicationEndpoints(t *testing.T) {
+	c := load(t, "S05")[0]
+	by, from := c.Connections[1].By, c.Connections[1].From
+	c.Connections = []callgraph.Connection{c.Connections[0],
+		{Kind: callgraph.KindBlindTransfer, By: by, From: from, To: "VoiceMail", At: c.Connections[1].At},
+		{Kind: callgraph.KindBlindTransfer, By: by, From: from, To: "s@ivr-main", At: c.Connections[1].At},
+		{Kind: callgraph.KindBlindTransfer, By: by, From: from, To: "700@lab", At: c.Connections[1].At},
+	}
+	f := Build(reports.DefaultOptions(), c)
+	var kinds []string
+	for _, n := range f.Nodes {
+		kinds = append(kinds, string(n.Kind))
+	}
+	if got := strings.Join(kinds, " "); got != "phone phone voicemail ivr extension" {
+		t.Errorf("kinds = %s", got)
+	}
+	var b bytes.Buffer
+	if err := f.SVG(&b); err != nil || !strings.Contains(b.String(), "<ellipse") {
+		t.Errorf("SVG: %v, ellipses missing", err)
+	}
+}
