@@ -108,6 +108,7 @@ type connectionRow struct {
 	Answered *bool
 	Status   string `gorm:"size:32"`
 	RingMS   *int64 `gorm:"column:ring_ms"`
+	PDDMS    *int64 `gorm:"column:pdd_ms"`
 	Consult  string `gorm:"size:128"`
 	Target   string
 	External bool `gorm:"not null"`
@@ -253,6 +254,22 @@ func ms(s callgraph.Seconds) int64 { return int64(math.Round(float64(s) * 1000))
 
 func seconds(ms int64) callgraph.Seconds { return callgraph.Seconds(float64(ms) / 1000) }
 
+func msPtr(s *callgraph.Seconds) *int64 {
+	if s == nil {
+		return nil
+	}
+	v := ms(*s)
+	return &v
+}
+
+func secondsPtr(ms *int64) *callgraph.Seconds {
+	if ms == nil {
+		return nil
+	}
+	s := seconds(*ms)
+	return &s
+}
+
 func jsonList(v []string) (string, error) {
 	if len(v) == 0 {
 		return "", nil
@@ -314,10 +331,7 @@ func toRows(c *callgraph.Call, storedAt time.Time) (callRow, children, error) {
 			At: timePtr(x.At), Answered: x.Answered, Status: x.Status,
 			Consult: x.Consult, Target: x.Target, External: x.External, DestType: x.DestType,
 		}
-		if x.Ring != nil {
-			v := ms(*x.Ring)
-			r.RingMS = &v
-		}
+		r.RingMS, r.PDDMS = msPtr(x.Ring), msPtr(x.PDD)
 		ch.connections = append(ch.connections, r)
 	}
 	for i, s := range c.Segments {
@@ -484,11 +498,7 @@ func fromRows(row *callRow, ch *children) (*callgraph.Call, error) {
 		x.Kind, x.By, x.From, x.To, x.At = r.Kind, r.ByLeg, r.FromLeg, r.ToLeg, fromTimePtr(r.At)
 		x.Answered, x.Status, x.Consult, x.Target = r.Answered, r.Status, r.Consult, r.Target
 		x.External, x.DestType = r.External, r.DestType
-		x.Ring = nil
-		if r.RingMS != nil {
-			s := seconds(*r.RingMS)
-			x.Ring = &s
-		}
+		x.Ring, x.PDD = secondsPtr(r.RingMS), secondsPtr(r.PDDMS)
 	}
 
 	if len(c.Segments) != len(ch.segments) {

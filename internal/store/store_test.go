@@ -114,7 +114,7 @@ func fullCall(server, id string, start callgraph.Time) *callgraph.Call {
 		},
 		Connections: []callgraph.Connection{
 			{Kind: callgraph.KindQueueAttempt, From: a, To: b, At: off(1), Answered: ptr(true),
-				Status: "ANSWER", Ring: ptr(callgraph.Seconds(2.001)), Target: "support"},
+				Status: "ANSWER", Ring: ptr(callgraph.Seconds(2.001)), PDD: ptr(callgraph.Seconds(0.12)), Target: "support"},
 			{Kind: callgraph.KindBlindTransfer, By: b, From: a, To: c, At: off(20), External: true,
 				Answered: ptr(false), DestType: "Bridge", Consult: b},
 		},
@@ -423,6 +423,9 @@ func TestTablesAreQueryable(t *testing.T) {
 		}
 		if n := count(t, s, "billingRecordRow", "account = ? AND cost = ?", "acme", "0.0000"); n != 2 {
 			t.Errorf("rated acme billing rows = %d, want 2", n)
+		}
+		if n := count(t, s, "connectionRow", "kind = ? AND pdd_ms = ?", "queue_attempt", 120); n != 2 {
+			t.Errorf("queue attempts with a 120 ms PDD = %d, want 2", n)
 		}
 		if n := count(t, s, "callRow", "started_at >= ? AND started_at < ?", at(30).Time, at(90).Time); n != 1 {
 			t.Errorf("calls started in [30s, 90s) = %d, want 1", n)
