@@ -20,7 +20,7 @@ import (
 // expected on the developer's machine and in CI (see .ci/run); set
 // CALLTRAIL_TEST_POSTGRES or CALLTRAIL_TEST_MYSQL to another DSN, or to
 // "off" to leave that database out.
-func testDSNs(t *testing.T) []struct{ name, dsn string } {
+func testDSNs(t testing.TB) []struct{ name, dsn string } {
 	t.Helper()
 	dbs := []struct{ name, dsn string }{
 		{"sqlite", "sqlite::memory:"},
@@ -52,7 +52,7 @@ func eachDB(t *testing.T, f func(t *testing.T, s *Store)) {
 // openTest opens dsn with a table prefix of its own, so that test runs
 // and packages sharing the database do not collide, and drops the
 // tables afterwards.
-func openTest(t *testing.T, dsn string) *Store {
+func openTest(t testing.TB, dsn string) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -551,6 +551,32 @@ func TestOpenUnreachable(t *testing.T) {
 			if strings.Contains(err.Error(), "s3cret") {
 				t.Errorf("err shows the password: %q", err)
 			}
+		})
+	}
+}
+
+// BenchmarkSaveCalls writes batches of 100 full calls (3 legs, tags,
+// quality, queue, conference, billing) to each database.
+func BenchmarkSaveCalls(b *testing.B) {
+	for _, db := range testDSNs(b) {
+		b.Run(db.name, func(b *testing.B) {
+			if db.dsn == "off" {
+				b.Skip("off")
+			}
+			s := openTest(b, db.dsn)
+			ctx := context.Background()
+			const batch = 100
+			b.ResetTimer()
+			for i := range b.N {
+				calls := make([]*callgraph.Call, batch)
+				for j := range calls {
+					calls[j] = fullCall("pbx1", fmt.Sprintf("b%d.%d", i, j), at(float64(i*batch+j)))
+				}
+				if err := s.SaveCalls(ctx, calls); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "calls/s")
 		})
 	}
 }
