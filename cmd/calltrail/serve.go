@@ -253,6 +253,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
+	if errors.Is(err, ami.ErrAuth) {
+		return fmt.Errorf("%w: check the user and its secret in manager.conf (and its permit/deny lines); give the secret with --secret-file or CALLTRAIL_AMI_SECRET", err)
+	}
 	if err != nil {
 		return err
 	}

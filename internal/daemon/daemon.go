@@ -80,6 +80,7 @@ type Daemon struct {
 	calls  chan *callgraph.Call
 	writer *store.Writer
 
+	mu     sync.Mutex // guards pipes and order, which recovery may grow
 	pipes  map[string]*pipeline
 	order  []*pipeline
 	sent   atomic.Uint64 // calls handed to the writer
@@ -140,6 +141,8 @@ func New(opts Options) (*Daemon, error) {
 // pipeline returns the pipeline of a server id, creating it (a journal can
 // hold servers no longer configured: their calls are still completed).
 func (d *Daemon) pipeline(id string) *pipeline {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if p := d.pipes[id]; p != nil {
 		return p
 	}
@@ -277,3 +280,51 @@ func (d *Daemon) send(ctx context.Context, p *pipeline, c *callgraph.Call) bool 
 
 // WriterStatus reports the database writer's state.
 func (d *Daemon) WriterStatus() store.WriterStatus { return d.writer.Status() }
+
+// SourceStatus is what one Asterisk's pipeline reports.
+type SourceStatus struct {
+	ID        string
+	Connected bool
+	Events    int64 // events handled
+	Unplaced  int64 // events the engine could not place
+	Calls     int64 // calls completed
+	OpenCalls int   // calls in progress
+	OpenLegs  int
+}
+
+// Status is a snapshot of the daemon, as of each pipeline's last tick
+// (CheckpointEvery).
+type Status struct {
+	Sources []SourceStatus
+	Writer  store.WriterStatus
+	// Sent counts the calls handed to the writer.
+	Sent uint64
+}
+
+// Status reports the daemon's state. It is safe to call from any goroutine.
+func (d *Daemon) Status() Status {
+	st := Status{Writer: d.writer.Status(), Sent: d.sent.Load()}
+	d.mu.Lock()
+	order := append([]*pipeline(nil), d.order...)
+	d.mu.Unlock()
+	for _, p := range order {
+		p.mu.Lock()
+		s := p.stats
+		p.mu.Unlock()
+		st.Sources = append(st.Sources, SourceStatus{
+			ID: p.id, Connected: p.connected.Load(), Events: s.Events, Unplaced: s.Unplaced,
+			Calls: s.Calls, OpenCalls: s.OpenCalls, OpenLegs: s.OpenLegs,
+		})
+	}
+	return st
+}
+
+// Idle reports whether every call seen has been completed and written.
+func (st Status) Idle() bool {
+	for _, s := range st.Sources {
+		if s.OpenCalls > 0 {
+			return false
+		}
+	}
+	return st.Writer.Waiting == 0 && st.Writer.Saved+st.Writer.Rejected >= st.Sent
+}
