@@ -154,3 +154,32 @@ func TestPlayListShifts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadCapture checks that a capture never panics the reader and that
+// what it keeps of one is the input's own bytes, in order.
+func FuzzReadCapture(f *testing.F) {
+	f.Add("Asterisk Call Manager/9.0.0\r\nResponse: Success\r\n\r\nEvent: FullyBooted\r\n\r\nEvent: A\r\nTimestamp: 1.5\r\n\r\n")
+	f.Add("Event: SuccessfulAuth\r\n\r\nEvent: SuccessfulAuth\r\nTimestamp: x\r\n\r\n\r\n\nEvent: B\n\n")
+	f.Add("Response: Follows\r\nPrivilege: Command\r\n--END COMMAND--\r\n\r\nEvent: C\r\n\r\n")
+	f.Add("Asterisk Call Manager/9.0.0\r\nEvent: cut")
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ReadCapture("fuzz", strings.NewReader(in))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "sim: fuzz") {
+				t.Fatalf("error without the capture's name: %v", err)
+			}
+			return
+		}
+		rest := in
+		for _, e := range c.Events {
+			i := strings.Index(rest, string(e.Raw))
+			if i < 0 {
+				t.Fatalf("event %q is not in the input, in order", e.Raw)
+			}
+			rest = rest[i+len(e.Raw):]
+			if e.Name == "" && !strings.Contains(string(e.Raw), "Event:") {
+				t.Fatalf("event without an Event header: %q", e.Raw)
+			}
+		}
+	})
+}
