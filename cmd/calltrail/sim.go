@@ -25,6 +25,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fast := fs.Bool("fast", false, "send events as fast as the client reads them")
 	gap := fs.Duration("gap", time.Second, "time between the end of one capture and the start of the next")
 	verbose := fs.Bool("v", false, "log every connection")
+	debug := fs.String("debug", "", "write every byte of every connection to this file (testdata/ami-actions/*.log format)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail sim --user U --secret S [--listen ADDR] [--speed N | --fast] FILE...")
 		fmt.Fprintln(stderr, "\nServes AMI captures (testdata/*/S*/ami.log) like an Asterisk would: banner,")
@@ -62,6 +63,14 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv := &sim.Server{User: *user, Secret: *secret, Captures: caps, Speed: *speed, Fast: *fast, Gap: *gap, Logger: log}
+	if *debug != "" {
+		f, err := os.OpenFile(*debug, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		defer f.Close()
+		srv.Debug = f
+	}
 
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -79,7 +88,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		case <-served:
 		}
 	}()
-	if err := srv.Serve(l); !errors.Is(err, sim.ErrServerClosed) {
+	err = srv.Serve(l)
+	srv.Close() // wait for every connection, before the transcript file closes
+	if !errors.Is(err, sim.ErrServerClosed) {
 		return fmt.Errorf("sim: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -34,7 +35,13 @@ type conn struct {
 	info      *ConnInfo // set at login; guarded by s.mu
 }
 
-func (s *Server) newConn(nc net.Conn) *conn { return &conn{s: s, nc: nc} }
+func (s *Server) newConn(nc net.Conn) *conn {
+	if s.tap != nil {
+		s.tap.note("CLIENT connected %s", nc.RemoteAddr())
+		nc = tapConn{nc, s.tap}
+	}
+	return &conn{s: s, nc: nc}
+}
 
 // send writes b, dropping the connection when it cannot.
 func (c *conn) send(b []byte, timeout time.Duration) error {
@@ -50,8 +57,16 @@ func (c *conn) send(b []byte, timeout time.Duration) error {
 
 func (c *conn) serve() {
 	s := c.s
+	var readErr error
 	defer func() {
 		c.nc.Close()
+		if s.tap != nil {
+			if readErr == io.EOF {
+				s.tap.note("CLIENT closed")
+			} else {
+				s.tap.note("ASTERISK closed")
+			}
+		}
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.unsubscribe(c)
@@ -84,6 +99,7 @@ func (c *conn) serve() {
 			continue
 		}
 		if err != nil {
+			readErr = err
 			return
 		}
 		if !c.handle(m) {

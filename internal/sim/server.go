@@ -19,6 +19,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -59,7 +60,11 @@ type Server struct {
 	WriteTimeout time.Duration
 
 	Logger *slog.Logger // nil: silent
+	// Debug, when set, receives every byte of every connection in the
+	// format of testdata/ami-actions/*.log: a transcript of the session.
+	Debug io.Writer
 
+	tap       *tap
 	startOnce sync.Once
 	started   time.Time
 	events    []Event // every capture's, in play order, timestamps shifted
@@ -108,6 +113,9 @@ func (s *Server) log() *slog.Logger {
 func (s *Server) init() {
 	s.startOnce.Do(func() {
 		s.started = time.Now()
+		if s.Debug != nil {
+			s.tap = &tap{w: s.Debug}
+		}
 		s.events = playList(s.Captures, s.gap())
 		s.mu.Lock()
 		s.wake = make(chan struct{})

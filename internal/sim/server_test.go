@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -548,4 +549,78 @@ func TestCoreShowChannels(t *testing.T) {
 	if items := list("c2"); len(items) != 0 {
 		t.Errorf("%d channels alive after the last hangup", len(items))
 	}
+}
+
+// TestDebugTap checks the transcript: the server's chunks, put together,
+// are exactly what the client read, and the client's are its actions.
+func TestDebugTap(t *testing.T) {
+	var tr syncBuffer
+	s := &Server{User: "lab", Secret: "labpass", Captures: load(t, "../../testdata/asterisk20/S03/ami.log"), Fast: true, Debug: &tr}
+	c := dial(t, start(t, s))
+	login := "Action: Login\r\nUsername: lab\r\nSecret: labpass\r\n\r\n"
+	io.WriteString(c.nc, login)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitSent(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	logoff := "Action: Logoff\r\n\r\n"
+	io.WriteString(c.nc, logoff)
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c.br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(cond func() bool) {
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("transcript:\n%s", tr.String())
+			}
+		}
+	}
+	waitFor(func() bool { return strings.Contains(tr.String(), "ASTERISK closed") })
+
+	var fromServer, fromClient []byte
+	lines := tr.String()
+	chunk := regexp.MustCompile(`(?m)^##### \d+\.\d{6} (ASTERISK->CLIENT|CLIENT->ASTERISK) (\d+) bytes\n`)
+	for {
+		loc := chunk.FindStringSubmatchIndex(lines)
+		if loc == nil {
+			break
+		}
+		n, _ := strconv.Atoi(lines[loc[4]:loc[5]])
+		body := lines[loc[1] : loc[1]+n]
+		if lines[loc[2]:loc[3]] == "ASTERISK->CLIENT" {
+			fromServer = append(fromServer, body...)
+		} else {
+			fromClient = append(fromClient, body...)
+		}
+		lines = lines[loc[1]+n:]
+	}
+	if string(fromServer) != string(got) || !strings.HasPrefix(string(got), "Asterisk Call Manager/9.0.0\r\n") {
+		t.Errorf("server chunks differ from what the client read")
+	}
+	if string(fromClient) != login+logoff {
+		t.Errorf("client chunks %q", fromClient)
+	}
+	if !regexp.MustCompile(`^##### \d+\.\d{6} CLIENT connected 127\.0\.0\.1:\d+\n`).MatchString(tr.String()) {
+		t.Errorf("transcript starts %q", tr.String()[:60])
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
