@@ -52,7 +52,8 @@ type AMI struct {
 
 // AGI configures the FastAGI server.
 type AGI struct {
-	// Listen is the address to listen on; "" turns the server off.
+	// Listen is the address to listen on; "" turns the server off (Load
+	// also reads "off" so).
 	Listen string `yaml:"listen"`
 	// Allow lists the networks (CIDRs or single addresses) that may
 	// connect.

@@ -81,6 +81,11 @@ func TestParse(t *testing.T) {
 				c.AMI = []AMI{{ID: "x", Addr: "[::1]:5038", User: "u", Secret: "s"}}
 				c.AGI = AGI{}
 			}},
+		{"agi off", "ami: [{id: x, addr: 'h:1', user: u, secret: s}]\nagi: {listen: off}\n", nil,
+			func(c *Config) {
+				c.AMI = []AMI{{ID: "x", Addr: "h:1", User: "u", Secret: "s"}}
+				c.AGI.Listen = ""
+			}},
 		{"numbers and booleans as strings", "ami: [{id: 7, addr: 'h:5038', user: 100, secret: 1234, tls: false}]\nbilling: {default_account: 42, legs: all, attribution: segments}\n", nil,
 			func(c *Config) {
 				c.AMI = []AMI{{ID: "7", Addr: "h:5038", User: "100", Secret: "1234"}}

@@ -93,6 +93,9 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 		return nil, errors.Join(d.errs...)
 	}
 
+	if cfg.AGI.Listen == "off" {
+		cfg.AGI.Listen = ""
+	}
 	if v := getenv(EnvDB); v != "" {
 		cfg.DB = v
 	}
