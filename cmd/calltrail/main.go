@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"sim":    {"serve AMI captures as a fake Asterisk, for tests and demos", runSim},
 		"serve":  {"follow Asterisk over AMI and FastAGI, store every call", runServe},
 		"demo":   {"play shipped captures through a fake Asterisk into the daemon", runDemo},
+		"gen":    {"write a large AMI stream made of the captures, for load tests", runGen},
 	}
 }
 
