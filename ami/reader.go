@@ -3,6 +3,7 @@ package ami
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ const (
 // A Reader is not safe for concurrent use.
 type Reader struct {
 	// MaxLineLength bounds one line, MaxMessageSize one message, both in
-	// bytes. Zero means the defaults above.
+	// bytes. Zero means the defaults above; more than 1 GiB means 1 GiB.
 	MaxLineLength  int
 	MaxMessageSize int
 
@@ -60,6 +61,7 @@ type Reader struct {
 
 	spans []span            // the current message's fields
 	buf   []byte            // slow path: the current message's bytes, see readLines
+	long  []byte            // slow path: a line longer than the bufio buffer
 	names [internSlots]name // keys seen before, see lookup
 }
 
@@ -119,16 +121,20 @@ func (r *Reader) ReadMessageInto(m *Message) error {
 	return r.readLines(m)
 }
 
+// maxLimit caps both limits, so that offsets within a message fit in an
+// int32.
+const maxLimit = 1 << 30
+
 func (r *Reader) maxLine() int {
 	if r.MaxLineLength > 0 {
-		return r.MaxLineLength
+		return min(r.MaxLineLength, maxLimit)
 	}
 	return DefaultMaxLineLength
 }
 
 func (r *Reader) maxMessage() int {
 	if r.MaxMessageSize > 0 {
-		return r.MaxMessageSize
+		return min(r.MaxMessageSize, maxLimit)
 	}
 	return DefaultMaxMessageSize
 }
@@ -142,6 +148,9 @@ func (r *Reader) maxMessage() int {
 func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 	br := r.r
 	maxLine, maxMsg := r.maxLine(), r.maxMessage()
+	if br.Size() > maxLimit {
+		return false, nil
+	}
 	buf, _ := br.Peek(br.Buffered())
 	r.spans = r.spans[:0]
 	var (
@@ -201,7 +210,7 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		}
 		c := colon(line)
 		if c < 0 {
-			r.spans = append(r.spans, span{name: noName, miss: noName, v0: pos, v1: pos + len(line)})
+			r.spans = append(r.spans, span{name: noName, miss: noName, v0: int32(pos), v1: int32(pos + len(line))})
 			total += len(line)
 			pos += i + 1
 			continue
@@ -213,13 +222,17 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		if len(r.spans) == 0 && isFollows(line[:c], line[vs:]) {
 			return false, nil
 		}
-		sp := span{v0: pos + vs, v1: pos + len(line)}
+		r.spans = append(r.spans, span{v0: int32(pos + vs), v1: int32(pos + len(line))})
+		sp := &r.spans[len(r.spans)-1]
 		sp.name, sp.miss = r.lookup(line[:c])
 		if sp.name < 0 {
-			sp.k0, sp.k1 = pos, pos+c
+			sp.k0, sp.k1 = int32(pos), int32(pos+c)
 			total += c
+		} else if r.names[sp.name].last == string(line[vs:]) {
+			sp.same = true
+			pos += i + 1
+			continue
 		}
-		r.spans = append(r.spans, sp)
 		total += len(line) - vs
 		pos += i + 1
 	}
@@ -233,13 +246,15 @@ func (r *Reader) pack(buf []byte, total int) string {
 	for i := range r.spans {
 		sp := &r.spans[i]
 		if sp.k1 > sp.k0 {
-			n := b.Len()
+			n := int32(b.Len())
 			b.Write(buf[sp.k0:sp.k1])
-			sp.k0, sp.k1 = n, b.Len()
+			sp.k0, sp.k1 = n, int32(b.Len())
 		}
-		n := b.Len()
-		b.Write(buf[sp.v0:sp.v1])
-		sp.v0, sp.v1 = n, b.Len()
+		if !sp.same {
+			n := int32(b.Len())
+			b.Write(buf[sp.v0:sp.v1])
+			sp.v0, sp.v1 = n, int32(b.Len())
+		}
 	}
 	return b.String()
 }
@@ -343,7 +358,7 @@ func (r *Reader) readLine(maxLine int) ([]byte, error) {
 	if err == bufio.ErrBufferFull {
 		// A line longer than the bufio buffer: collect it, bounded. With
 		// its CRLF, an acceptable line is at most maxLine+2 bytes.
-		long := append([]byte(nil), line...)
+		long := append(r.long[:0], line...)
 		for err == bufio.ErrBufferFull {
 			line, err = r.r.ReadSlice('\n')
 			if len(long)+len(line) <= maxLine+2 {
@@ -351,6 +366,9 @@ func (r *Reader) readLine(maxLine int) ([]byte, error) {
 			} else {
 				tooLong = true
 			}
+		}
+		if cap(long) <= 64<<10 {
+			r.long = long // reuse it, unless a rare long line made it big
 		}
 		line = long
 	}
@@ -375,8 +393,12 @@ func (r *Reader) readLine(maxLine int) ([]byte, error) {
 // "ChanVariable(IAX2/host:4569-1): name=value" the channel name inside
 // the parentheses may itself hold a colon.
 func colon(line []byte) int {
-	i := bytes.IndexByte(line, ':')
-	if i <= 0 {
+	// Keys are short: a plain loop beats the setup of bytes.IndexByte.
+	i := 0
+	for i < len(line) && line[i] != ':' {
+		i++
+	}
+	if i == 0 || i == len(line) {
 		return -1
 	}
 	const legacy = "ChanVariable("
@@ -411,14 +433,18 @@ func (r *Reader) add(key, value []byte) {
 	if key != nil {
 		sp.name, sp.miss = r.lookup(key)
 		if sp.name < 0 {
-			sp.k0 = len(r.buf)
+			sp.k0 = int32(len(r.buf))
 			r.buf = append(r.buf, key...)
-			sp.k1 = len(r.buf)
+			sp.k1 = int32(len(r.buf))
+		} else if r.names[sp.name].last == string(value) {
+			sp.same = true
 		}
 	}
-	sp.v0 = len(r.buf)
-	r.buf = append(r.buf, value...)
-	sp.v1 = len(r.buf)
+	if !sp.same {
+		sp.v0 = int32(len(r.buf))
+		r.buf = append(r.buf, value...)
+		sp.v1 = int32(len(r.buf))
+	}
 	r.spans = append(r.spans, sp)
 }
 
@@ -427,8 +453,9 @@ func (r *Reader) add(key, value []byte) {
 type span struct {
 	name   int32 // the key's slot in r.names, or noName: the key is k0:k1
 	miss   int32 // a slot to remember the key in once read, or noName
-	k0, k1 int   // the key, when not interned
-	v0, v1 int   // the value
+	k0, k1 int32 // the key, when not interned
+	v0, v1 int32 // the value, unless same
+	same   bool  // the value is the key's last value, r.names[name].last
 }
 
 const noName = -1
@@ -443,20 +470,33 @@ func (r *Reader) fill(m *Message, s string) {
 	m.Fields = m.Fields[:n]
 	for i := range r.spans {
 		sp := &r.spans[i]
-		var key string
-		if sp.name >= 0 {
-			key = r.names[sp.name].s
-		} else {
-			key = s[sp.k0:sp.k1]
+		switch {
+		case sp.same:
+			e := &r.names[sp.name]
+			m.Fields[i] = Field{Key: e.s, Value: e.last}
+		case sp.name >= 0:
+			m.Fields[i] = Field{Key: r.names[sp.name].s, Value: s[sp.v0:sp.v1]}
+		default:
+			m.Fields[i] = Field{Key: s[sp.k0:sp.k1], Value: s[sp.v0:sp.v1]}
 		}
-		m.Fields[i] = Field{Key: key, Value: s[sp.v0:sp.v1]}
 	}
+	// Remember the keys not yet interned and, unless the message is large
+	// (the table would keep it alive), the values that changed.
+	keep := len(s) <= maxKeptMessage
 	for i := range r.spans {
-		if sp := &r.spans[i]; sp.miss >= 0 {
+		sp := &r.spans[i]
+		switch {
+		case sp.miss >= 0:
 			r.names[sp.miss] = newName(s[sp.k0:sp.k1])
+		case sp.name >= 0 && !sp.same && keep:
+			r.names[sp.name].last = s[sp.v0:sp.v1]
 		}
 	}
 }
+
+// maxKeptMessage bounds the messages whose values the key table keeps, so
+// that it keeps at most internSlots times this much memory alive.
+const maxKeptMessage = 4 << 10
 
 // internBits sizes a Reader's key table: a few times the ~300 distinct
 // keys a busy Asterisk sends.
@@ -473,10 +513,11 @@ type name struct {
 	a, b uint64
 	n    int
 	s    string
+	last string // the key's value in the last message that had it
 }
 
 func newName(key string) name {
-	a, b := words(key)
+	a, b := words([]byte(key))
 	return name{a: a, b: b, n: len(key), s: strings.Clone(key)}
 }
 
@@ -503,21 +544,15 @@ func (r *Reader) lookup(key []byte) (slot, miss int32) {
 // words returns the first and last 8 bytes of k as little-endian words,
 // or k packed into a when it is shorter than 8 bytes. For a key of up to
 // 16 bytes, a, b and its length identify it.
-func words[T string | []byte](k T) (a, b uint64) {
+func words(k []byte) (a, b uint64) {
 	n := len(k)
 	if n >= 8 {
-		return le64(k[:8]), le64(k[n-8:])
+		return binary.LittleEndian.Uint64(k), binary.LittleEndian.Uint64(k[n-8:])
 	}
 	for i := 0; i < n; i++ {
 		a = a<<8 | uint64(k[i])
 	}
 	return a, 0
-}
-
-func le64[T string | []byte](b T) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 func hasPrefixFoldBytes(b []byte, prefix string) bool {
