@@ -23,12 +23,13 @@ type command struct {
 // commands is filled in one place so the set of subcommands reads at a glance.
 func commands() map[string]command {
 	return map[string]command{
-		"replay": {"read AMI captures and print one record per call", runReplay},
-		"sim":    {"serve AMI captures as a fake Asterisk, for tests and demos", runSim},
-		"serve":  {"follow Asterisk over AMI and FastAGI, store every call", runServe},
-		"report": {"print queue, agent, cause, KPI and quality reports from the database", runReport},
-		"demo":   {"play shipped captures through a fake Asterisk into the daemon", runDemo},
-		"gen":    {"write a large AMI stream made of the captures, for load tests", runGen},
+		"replay":  {"read AMI captures and print one record per call", runReplay},
+		"sim":     {"serve AMI captures as a fake Asterisk, for tests and demos", runSim},
+		"serve":   {"follow Asterisk over AMI and FastAGI, store every call", runServe},
+		"report":  {"print queue, agent, cause, KPI and quality reports from the database", runReport},
+		"diagram": {"draw a stored call: who called whom, the transfers, a timeline", runDiagram},
+		"demo":    {"play shipped captures through a fake Asterisk into the daemon", runDemo},
+		"gen":     {"write a large AMI stream made of the captures, for load tests", runGen},
 	}
 }
 

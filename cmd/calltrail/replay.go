@@ -28,8 +28,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&trunks, "trunk", "channel pattern of a trunk leg, e.g. 'PJSIP/carrier-*' (repeatable)")
 	legs := fs.String("bill", "trunks", "which legs are billed: trunks or all")
 	attribution := fs.String("attribution", "originator", "who pays a transferred trunk leg: originator or segments")
+	diagramDir := fs.String("diagram", "", "also draw every call into this folder, as <call id>.svg (see --diagram-format)")
+	diagramFmt := fs.String("diagram-format", "svg", "what --diagram writes, comma-separated: svg, dot, mermaid, gantt")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: calltrail replay [--format json|table] FILE...")
+		fmt.Fprintln(stderr, "usage: calltrail replay [--format json|table] [--diagram DIR] FILE...")
 		fmt.Fprintln(stderr, "\nReads raw AMI captures (the bytes Asterisk sent, as a wire tap or ami.log")
 		fmt.Fprintln(stderr, "writes them) and prints one record per completed call.")
 		fs.PrintDefaults()
@@ -60,6 +62,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		rater = r
 		out = ratingPrinter{out, rater}
+	}
+	if *diagramDir != "" {
+		formats, err := parseDiagramFormats(*diagramFmt)
+		if err != nil {
+			return usageError{"replay: --diagram-format: " + err.Error()}
+		}
+		if err := os.MkdirAll(*diagramDir, 0o755); err != nil {
+			return fmt.Errorf("replay: --diagram: %w", err)
+		}
+		out = &diagramPrinter{callPrinter: out, dir: *diagramDir, formats: formats}
 	}
 	for _, name := range fs.Args() {
 		if err := ctx.Err(); err != nil {
