@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"path"
@@ -18,6 +20,7 @@ import (
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/store"
 	"github.com/calltrail/calltrail/reports"
+	"github.com/calltrail/calltrail/reports/callflow"
 	"github.com/calltrail/calltrail/reports/causes"
 )
 
@@ -34,7 +37,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sl := fs.String("sl", "20s", "queue service level target T (20s, 1m; a bare number is seconds)")
 	lang := fs.String("lang", causes.DefaultLanguage, "language of the cause explanations: "+strings.Join(causes.Languages(), " or "))
 	format := fs.String("format", "table", "output: table, json, csv or markdown")
-	htmlOut := fs.String("html", "", "write every report, with charts, to this HTML file")
+	htmlOut := fs.String("html", "", "write every report with charts, and the diagrams of the transfer calls, to this HTML file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail report queues|agents|causes|kpi|quality [flags]")
 		fmt.Fprintln(stderr, "       calltrail report --html FILE [flags]")
@@ -383,13 +386,51 @@ func hasQuality(c *callgraph.Call) bool {
 	return false
 }
 
-// writeHTMLReport writes reports.WriteHTML's page to file.
+func hasTransfer(c *callgraph.Call) bool {
+	return hasConnection(c, callgraph.KindBlindTransfer, callgraph.KindAttendedTransfer, callgraph.KindAttendedTransferAbandoned)
+}
+
+// maxHTMLDiagrams bounds the transfer diagrams one HTML report embeds: a
+// month of calls can hold thousands.
+const maxHTMLDiagrams = 50
+
+// writeHTMLReport writes reports.WriteHTML's page to file, with the
+// diagrams of the calls that had a transfer added at its end.
 func writeHTMLReport(file, title string, calls []*callgraph.Call, o reports.Options) error {
 	var page bytes.Buffer
 	if err := reports.WriteHTML(&page, title, calls, o); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
+	var groups [][]*callgraph.Call
+	for _, g := range groupConferences(calls) {
+		if slices.ContainsFunc(g, hasTransfer) {
+			groups = append(groups, g)
+		}
+	}
+	out := page.Bytes()
+	if len(groups) > 0 {
+		var sec bytes.Buffer
+		fmt.Fprintf(&sec, "<h2>Transfers (%d)</h2>\n", len(groups))
+		if len(groups) > maxHTMLDiagrams {
+			fmt.Fprintf(&sec, "<p class=\"note\">The first %d; draw any other with calltrail diagram --call ID.</p>\n", maxHTMLDiagrams)
+			groups = groups[:maxHTMLDiagrams]
+		}
+		for _, g := range groups {
+			fl := callflow.Build(o, g...)
+			var svg bytes.Buffer
+			if err := fl.SVG(&svg); err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+			fmt.Fprintf(&sec, "<figure><img style=\"max-width:100%%\" alt=\"%s\" src=\"data:image/svg+xml;base64,%s\"></figure>\n",
+				html.EscapeString(fl.Title), base64.StdEncoding.EncodeToString(svg.Bytes()))
+		}
+		i := bytes.LastIndex(out, []byte("</body>"))
+		if i < 0 {
+			return errors.New("report: the HTML page has no </body>")
+		}
+		out = slices.Concat(out[:i], sec.Bytes(), out[i:])
+	}
+	if err := os.WriteFile(file, out, 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

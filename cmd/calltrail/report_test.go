@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -414,7 +415,9 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-// The HTML report holds every report.
+// The HTML report holds every report and, as images, the diagrams of the
+// calls with a transfer: S06 (attended), S07 (blind) and S22's
+// conference, drawn once for its four calls.
 func TestReportHTML(t *testing.T) {
 	db := testDB(t, "S06", "S07", "S08", "S22")
 	file := filepath.Join(t.TempDir(), "report.html")
@@ -426,10 +429,60 @@ func TestReportHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(b)
-	for _, s := range []string{"<h2>KPI</h2>", "<h2>Queues</h2>", "<div class=\"meta\">7 calls"} {
+	for _, s := range []string{"<h2>KPI</h2>", "<h2>Queues</h2>", "<h2>Transfers (3)</h2>"} {
 		if !strings.Contains(page, s) {
 			t.Errorf("page has no %q", s)
 		}
+	}
+	imgs := regexp.MustCompile(`src="data:image/svg\+xml;base64,([^"]+)"`).FindAllStringSubmatch(page, -1)
+	var titles []string
+	for _, m := range imgs {
+		svg, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		title := regexp.MustCompile(`<title>([^<]*)</title>`).FindSubmatch(svg)
+		if !bytes.HasPrefix(svg, []byte("<svg")) || title == nil {
+			t.Fatalf("embedded image is not a titled SVG: %.80s", svg)
+		}
+		titles = append(titles, string(title[1]))
+	}
+	want := []string{"call 1795333566.12", "call 1795333590.16", "call 1795336314.28, 1795336314.31, 1795336315.33, 1795336323.35"}
+	if got := strings.Join(titles, " | "); got != strings.Join(want, " | ") {
+		t.Errorf("diagrams = %s\nwant       %s", got, strings.Join(want, " | "))
+	}
+	if !strings.HasSuffix(page, "</body>\n</html>\n") {
+		t.Errorf("page does not end the document: %q", page[max(0, len(page)-40):])
+	}
+}
+
+// A long period can hold thousands of transfers: the page draws the
+// first maxHTMLDiagrams and says so.
+func TestReportHTMLManyTransfers(t *testing.T) {
+	var calls []*callgraph.Call
+	for i := range maxHTMLDiagrams + 2 {
+		c := golden(t, "S06")[0]
+		shiftCall(t, c, time.Duration(i)*time.Minute)
+		calls = append(calls, c)
+	}
+	db := testDB(t)
+	saveCalls(t, db, store.Options{}, calls)
+	file := filepath.Join(t.TempDir(), "report.html")
+	mustRun(t, "report", "--html", file, "--db", db)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	head := fmt.Sprintf("<h2>Transfers (%d)</h2>\n<p class=\"note\">The first %d;", maxHTMLDiagrams+2, maxHTMLDiagrams)
+	if !strings.Contains(page, head) {
+		t.Errorf("page has no %q", head)
+	}
+	if n := strings.Count(page, "<img "); n != maxHTMLDiagrams {
+		t.Errorf("%d diagrams, want %d", n, maxHTMLDiagrams)
+	}
+	if !strings.Contains(page, `alt="call 1795333566.12"`) || strings.Contains(page, fmt.Sprintf(`alt="call %d.12"`, 1795333566+60*maxHTMLDiagrams)) {
+		t.Error("the diagrams drawn are not the first ones")
 	}
 }
 
