@@ -152,7 +152,9 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		return false, nil
 	}
 	buf, _ := br.Peek(br.Buffered())
-	r.spans = r.spans[:0]
+	// A local slice: appending to r.spans would store a pointer into r,
+	// with a write barrier, for every field.
+	spans := r.spans[:0]
 	var (
 		pos   int // start of the next line to scan
 		size  int // the message's size as the slow path counts it
@@ -175,7 +177,7 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 				}
 				// End of stream: a partial message is lost.
 				br.Discard(br.Buffered())
-				if len(r.spans) > 0 || pos < len(buf) {
+				if len(spans) > 0 || pos < len(buf) {
 					return true, io.ErrUnexpectedEOF
 				}
 				return true, io.EOF
@@ -191,15 +193,16 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 			return false, nil
 		}
 		if len(line) == 0 {
-			if len(r.spans) == 0 { // a stray blank line between messages
+			if len(spans) == 0 { // a stray blank line between messages
 				pos += i + 1
 				continue
 			}
+			r.spans = spans
 			r.fill(m, r.pack(buf, total))
 			br.Discard(pos + i + 1)
 			return true, nil
 		}
-		if len(r.spans) == 0 && bytes.HasPrefix(line, []byte(bannerPrefix)) {
+		if len(spans) == 0 && bytes.HasPrefix(line, []byte(bannerPrefix)) {
 			r.banner = string(line)
 			pos += i + 1
 			continue
@@ -210,7 +213,7 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		}
 		c := colon(line)
 		if c < 0 {
-			r.spans = append(r.spans, span{name: noName, miss: noName, v0: int32(pos), v1: int32(pos + len(line))})
+			spans = append(spans, span{name: noName, miss: noName, v0: int32(pos), v1: int32(pos + len(line))})
 			total += len(line)
 			pos += i + 1
 			continue
@@ -219,11 +222,11 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		if vs < len(line) && line[vs] == ' ' {
 			vs++
 		}
-		if len(r.spans) == 0 && isFollows(line[:c], line[vs:]) {
+		if len(spans) == 0 && isFollows(line[:c], line[vs:]) {
 			return false, nil
 		}
-		r.spans = append(r.spans, span{v0: int32(pos + vs), v1: int32(pos + len(line))})
-		sp := &r.spans[len(r.spans)-1]
+		spans = append(spans, span{v0: int32(pos + vs), v1: int32(pos + len(line))})
+		sp := &spans[len(spans)-1]
 		sp.name, sp.miss = r.lookup(line[:c])
 		if sp.name < 0 {
 			sp.k0, sp.k1 = int32(pos), int32(pos+c)
