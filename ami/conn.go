@@ -156,7 +156,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		if err == io.EOF {
 			// Asterisk does this to connections it accepts while it shuts
 			// down.
-			return fmt.Errorf("%w before the banner", c.readError(err))
+			return &wrapError{prefix: "ami: " + c.addr, err: ErrClosedByPeer, suffix: " before the banner"}
 		}
 		return c.readError(err)
 	}
@@ -394,7 +394,7 @@ func (c *Conn) forget(id string) {
 func (c *Conn) encode(action *Message, id string) ([]byte, error) {
 	for _, f := range action.Fields {
 		if !validField(f) {
-			return nil, fmt.Errorf("ami: %s: %w: %q", action.Action(), ErrInvalidField, f.Key)
+			return nil, wrap(fmt.Errorf("%w: %q", ErrInvalidField, f.Key), "ami: "+action.Action())
 		}
 	}
 	b := c.wbuf[:0]
@@ -450,7 +450,7 @@ func (c *Conn) write(ctx context.Context, action *Message, id string) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		err = fmt.Errorf("ami: %s: write: %w", action.Action(), err)
+		err = wrap(err, "ami: "+action.Action()+": write")
 		c.fail(err)
 		return err
 	}
@@ -479,9 +479,9 @@ func (c *Conn) readLoop() {
 
 func (c *Conn) readError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("ami: %s: %w", c.addr, ErrClosedByPeer)
+		return wrap(ErrClosedByPeer, "ami: "+c.addr)
 	}
-	return fmt.Errorf("ami: %s: read: %w", c.addr, err)
+	return wrap(err, "ami: "+c.addr+": read")
 }
 
 // dispatch routes one message. It reports false when the connection must
@@ -499,7 +499,7 @@ func (c *Conn) dispatch(m *Message) bool {
 	case c.events <- m:
 		return true
 	default:
-		c.fail(fmt.Errorf("ami: %s: %w", c.addr, ErrSlowConsumer))
+		c.fail(wrap(ErrSlowConsumer, "ami: "+c.addr))
 		return false
 	}
 }
@@ -589,7 +589,7 @@ func (c *Conn) keepalive() {
 		if err == nil || errors.As(err, &re) || c.Err() != nil {
 			continue // an answer, even an error, shows the peer is alive
 		}
-		c.fail(fmt.Errorf("ami: %s: keepalive: %w", c.addr, err))
+		c.fail(wrap(err, "ami: "+c.addr+": keepalive"))
 		return
 	}
 }

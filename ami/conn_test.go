@@ -172,8 +172,8 @@ func TestDialWithoutBanner(t *testing.T) {
 	checkLeaks(t)
 	srv := newServer(t, amitest.Config{NoBanner: true})
 	_, err := ami.Dial(context.Background(), srv.Addr(), testConfig())
-	if !errors.Is(err, ami.ErrClosedByPeer) || !strings.Contains(err.Error(), "before the banner") {
-		t.Errorf("Dial: %v, want closed by Asterisk before the banner", err)
+	if want := "ami: " + srv.Addr() + ": connection closed by asterisk before the banner"; !errors.Is(err, ami.ErrClosedByPeer) || err.Error() != want {
+		t.Errorf("Dial: %v, want %q", err, want)
 	}
 
 	// Something that is not Asterisk.
@@ -400,7 +400,7 @@ func TestDoKeepsActionAndActionID(t *testing.T) {
 		t.Error("Do accepted a message without Action")
 	}
 	bad := ami.NewMessage("Action", "Hangup", "Channel", "x\r\nAction: Originate")
-	if _, err := c.Do(context.Background(), bad); !errors.Is(err, ami.ErrInvalidField) {
+	if _, err := c.Do(context.Background(), bad); !errors.Is(err, ami.ErrInvalidField) || err.Error() != `ami: Hangup: invalid field: "Channel"` {
 		t.Errorf("Do with a line break in a value: %v, want ErrInvalidField", err)
 	}
 	if err := c.Ping(context.Background()); err != nil {
@@ -534,7 +534,7 @@ func TestKeepalive(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the connection outlived unanswered Pings")
 	}
-	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "keepalive") {
+	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) || err.Error() != "ami: "+srv.Addr()+": keepalive: context deadline exceeded" {
 		t.Errorf("Err() = %v, want a keepalive timeout", err)
 	}
 }

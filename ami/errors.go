@@ -3,6 +3,7 @@ package ami
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -59,3 +60,20 @@ func (e *AuthError) Is(target error) bool { return target == ErrAuth }
 
 // Unwrap returns the response error.
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// A wrapError puts context in front of an error, dropping the error's own
+// "ami: " so that the prefix appears once: "ami: 127.0.0.1:5038:
+// connection closed by asterisk", not "ami: 127.0.0.1:5038: ami: …".
+type wrapError struct {
+	prefix, suffix string
+	err            error
+}
+
+func (e *wrapError) Error() string {
+	return e.prefix + ": " + strings.TrimPrefix(e.err.Error(), "ami: ") + e.suffix
+}
+
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrap returns err with the context prefix (which starts with "ami: ").
+func wrap(err error, prefix string) error { return &wrapError{prefix: prefix, err: err} }

@@ -1,9 +1,12 @@
 package ami_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"strings"
 
 	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/ami/amitest"
@@ -94,4 +97,36 @@ func ExampleDial() {
 	// PJSIP/1002-00000001 Up
 	// CoreShowChannelsComplete ListItems: 2
 	// ami: BridgeInfo: Invalid/unknown command: BridgeInfo. Use Action: ListCommands to show available commands.
+}
+
+// A Reader frames messages from any stream, such as a capture written by
+// Config.Debug.
+func ExampleReader() {
+	capture := "Asterisk Call Manager/11.0.0\r\n" +
+		"Response: Success\r\nActionID: login-1\r\nMessage: Authentication accepted\r\n\r\n" +
+		"Event: Newchannel\r\nPrivilege: call,all\r\nTimestamp: 1795333546.437823\r\n" +
+		"Channel: PJSIP/1001-00000000\r\nChanVariable: CDR(accountcode)=acme\r\n\r\n" +
+		"Event: Hangup\r\nPrivilege: call,all\r\nTimestamp: 1795333552.445912\r\n" +
+		"Channel: PJSIP/1001-00000000\r\nCause: 16\r\n\r\n"
+	r := ami.NewReader(bufio.NewReader(strings.NewReader(capture)))
+	var m ami.Message
+	for {
+		err := r.ReadMessageInto(&m) // reuses m's storage
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		if !m.IsEvent() {
+			continue
+		}
+		sec, usec, _ := m.Timestamp()
+		fmt.Println(sec, usec, m.Event(), m.Get("channel"), m.Variables())
+	}
+	fmt.Println(r.Banner())
+	// Output:
+	// 1795333546 437823 Newchannel PJSIP/1001-00000000 map[CDR(accountcode):acme]
+	// 1795333552 445912 Hangup PJSIP/1001-00000000 map[]
+	// Asterisk Call Manager/11.0.0
 }
