@@ -48,10 +48,10 @@ type Engine struct {
 	// lastStamp is the last Timestamp Asterisk gave, lastArrival the last
 	// arrival time used for an event without one: two clocks, never mixed.
 	lastStamp, lastArrival time.Time
+	resync                 *resyncState // between a reconnect and the snapshot after it
 	// skew is Asterisk's clock minus this host's, as of the last stamped
 	// event: it places calltrail's own markers on Asterisk's clock.
-	skew   time.Duration
-	resync *resyncState
+	skew time.Duration
 	// recent are the spans of calls completed since the last Checkpoint,
 	// kept once a caller asks for checkpoints.
 	recent        []span
@@ -137,6 +137,7 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		if !arrival.IsZero() {
 			e.skew = t.Sub(arrival)
 		}
+
 	case !e.lastStamp.IsZero():
 		// An event without a Timestamp in a stream that has them (the
 		// FullyBooted at login): it happened at the last stamped time, not
@@ -238,6 +239,14 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		e.confLeave(ev)
 	case "RTCPSent", "RTCPReceived":
 		e.rtcp(ev, name == "RTCPReceived")
+	case "CoreShowChannel":
+		if isResync(m) {
+			e.snapshotChannel(m)
+		}
+	case "CoreShowChannelsComplete":
+		if isResync(m) {
+			e.endResync(t)
+		}
 	}
 	return e.done
 }
@@ -708,18 +717,18 @@ func (e *Engine) marker(ev event, name string) {
 		e.tag(ev)
 	case EventDisconnected:
 		e.lostReason = ev.m.Get("Reason")
-	case EventSnapshotChannel:
-		e.snapshotChannel(ev.m)
-	case EventSnapshotEnd:
-		e.endResync(ev.t)
 	case EventConnected:
 		// Calls open now may have missed events since the last one the
 		// engine saw; a snapshot may follow to reconcile them.
+		e.beginResync()
+		// The reconnect on Asterisk's clock: a snapshot taken right after
+		// it is no earlier.
+		if at := ev.t.Add(e.skew); at.After(e.resync.gapStart) {
+			e.resync.reconnectAt = at
+		}
 		if len(e.legs) == 0 {
-			e.resync = nil
 			return
 		}
-		e.beginResync()
 		reason := "AMI connection re-established: events between may be missing"
 		if e.lostReason != "" {
 			reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"

@@ -8,25 +8,30 @@ import (
 	"github.com/calltrail/calltrail/ami"
 )
 
-// Markers of a resync: after a reconnect the daemon asks Asterisk for the
-// channels alive (CoreShowChannels) and puts each item in the stream as an
-// EventSnapshotChannel (the item's fields, Event renamed), then an
-// EventSnapshotEnd. The engine reconciles its calls with them.
-const (
-	EventSnapshotChannel = "calltrail.SnapshotChannel"
-	EventSnapshotEnd     = "calltrail.SnapshotEnd"
-)
+// ResyncActionID is the ActionID prefix of the CoreShowChannels action a
+// daemon sends after a (re)connect. Its list items (CoreShowChannel
+// events) and closing CoreShowChannelsComplete come in the event stream in
+// wire order, so the engine meets the snapshot exactly where Asterisk took
+// it: every event before it has been seen, none after.
+const ResyncActionID = "calltrail-resync"
 
-// SnapshotMessages turns a CoreShowChannels list into resync markers.
-func SnapshotMessages(items []*ami.Message, at time.Time) []*ami.Message {
+// SnapshotMessages builds, from the channels alive, the list a
+// CoreShowChannels action with a resync ActionID answers: for tests and
+// for fake Asterisks.
+func SnapshotMessages(items []*ami.Message, actionID string) []*ami.Message {
 	out := make([]*ami.Message, 0, len(items)+1)
 	for _, it := range items {
 		m := it.Clone()
-		m.Set("Event", EventSnapshotChannel)
+		m.Set("Event", "CoreShowChannel")
+		m.Set("ActionID", actionID)
 		out = append(out, m)
 	}
-	ts := strconv.FormatInt(at.Unix(), 10) + "." + strconv.FormatInt(int64(at.Nanosecond()/1000)+1e6, 10)[1:]
-	return append(out, ami.NewMessage("Event", EventSnapshotEnd, "Timestamp", ts, "Channels", strconv.Itoa(len(items))))
+	return append(out, ami.NewMessage("Event", "CoreShowChannelsComplete", "ActionID", actionID,
+		"EventList", "Complete", "ListItems", strconv.Itoa(len(items))))
+}
+
+func isResync(m *ami.Message) bool {
+	return strings.HasPrefix(m.Get("ActionID"), ResyncActionID)
 }
 
 type snapChannel struct {
@@ -42,9 +47,10 @@ type snapChannel struct {
 type resyncState struct {
 	// known are the legs open at the reconnect: only they can have ended
 	// unseen. Legs created by events after it are known first hand.
-	known    map[*leg]bool
-	gapStart time.Time
-	channels []snapChannel
+	known       map[*leg]bool
+	gapStart    time.Time
+	reconnectAt time.Time // when the connection came back, on Asterisk's clock
+	channels    []snapChannel
 }
 
 // beginResync remembers, at a reconnect, which legs were open.
@@ -63,7 +69,10 @@ func (e *Engine) beginResync() {
 
 func (e *Engine) snapshotChannel(m *ami.Message) {
 	if e.resync == nil {
-		e.beginResync()
+		// A snapshot without a reconnect before it (taken at start-up, or
+		// a second one): it may adopt what the engine never saw, but it
+		// knows nothing about legs that ended.
+		e.resync = &resyncState{known: map[*leg]bool{}, gapStart: e.last}
 	}
 	state, _ := strconv.Atoi(m.Get("ChannelState"))
 	e.resync.channels = append(e.resync.channels, snapChannel{
@@ -101,9 +110,12 @@ func (e *Engine) endResync(at time.Time) {
 	if r == nil {
 		return
 	}
-	// The snapshot's moment on Asterisk's clock: the marker is on this
-	// host's, so shift it by the skew seen on the last stamped event.
-	snapAt := at.Add(e.skew)
+	// The list comes in the stream where Asterisk took it: its moment is
+	// that of the events around it.
+	snapAt := at
+	if snapAt.Before(r.reconnectAt) {
+		snapAt = r.reconnectAt
+	}
 	if snapAt.Before(r.gapStart) {
 		snapAt = r.gapStart
 	}
@@ -144,8 +156,10 @@ func (e *Engine) endResync(at time.Time) {
 			continue
 		}
 		l := e.legs[s.uid]
-		if l != nil && l.gone {
-			continue // hung up since the snapshot was taken
+		if l != nil && (l.gone || !r.known[l]) {
+			// Hung up since, or known from events seen whole: the engine's
+			// own account is better than the snapshot's.
+			continue
 		}
 		if l == nil {
 			ev := event{m: s.m, t: snapAt}

@@ -92,20 +92,23 @@ func TestResyncAfterGap(t *testing.T) {
 		t.Run(fmt.Sprintf("events %d-%d lost", cut.from, cut.to), func(t *testing.T) {
 			eng := callgraph.New(callgraph.Options{})
 			var calls []*callgraph.Call
-			handle := func(m *ami.Message) { calls = append(calls, eng.Handle(m, time.Time{})...) }
+			// Events arrive when Asterisk stamped them: no skew.
+			handle := func(m *ami.Message) {
+				arrival := time.Time{}
+				if sec, usec, ok := m.Timestamp(); ok {
+					arrival = time.Unix(sec, usec*1000)
+				}
+				calls = append(calls, eng.Handle(m, arrival)...)
+			}
 			for _, m := range msgs[:cut.from] {
 				handle(m)
 			}
 			handle(ami.NewMessage("Event", callgraph.EventDisconnected, "Reason", "EOF"))
-			// Asterisk's clock when the snapshot is taken.
-			var snapAt time.Time
-			for _, m := range msgs[:cut.to] {
-				if sec, usec, ok := m.Timestamp(); ok {
-					snapAt = time.Unix(sec, usec*1000)
-				}
-			}
-			handle(ami.NewMessage("Event", callgraph.EventConnected, "Connection", "2"))
-			for _, m := range callgraph.SnapshotMessages(aliveAt(msgs, cut.to), snapAt) {
+			// The connection comes back when the first event after the gap
+			// is sent.
+			back := msgs[cut.to].Get("Timestamp")
+			handle(ami.NewMessage("Event", callgraph.EventConnected, "Connection", "2", "Timestamp", back))
+			for _, m := range callgraph.SnapshotMessages(aliveAt(msgs, cut.to), callgraph.ResyncActionID+"-1") {
 				handle(m)
 			}
 			for _, m := range msgs[cut.to:] {

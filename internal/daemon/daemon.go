@@ -147,11 +147,10 @@ func (d *Daemon) pipeline(id string) *pipeline {
 		return p
 	}
 	p := &pipeline{
-		d:     d,
-		id:    id,
-		eng:   callgraph.New(callgraph.Options{Server: id}),
-		tags:  make(chan *ami.Message, 256),
-		snaps: make(chan []*ami.Message, 1),
+		d:    d,
+		id:   id,
+		eng:  callgraph.New(callgraph.Options{Server: id}),
+		tags: make(chan *ami.Message, 256),
 	}
 	p.note() // from here on the engine keeps the spans checkpoints need
 	d.pipes[id] = p

@@ -17,12 +17,12 @@ import (
 // A pipeline owns the engine of one Asterisk server: it journals each
 // event, feeds it to the engine and sends completed calls on.
 type pipeline struct {
-	d      *Daemon
-	id     string
-	eng    *callgraph.Engine
-	client *ami.Client
-	tags   chan *ami.Message
-	snaps  chan []*ami.Message
+	d       *Daemon
+	id      string
+	eng     *callgraph.Engine
+	client  *ami.Client
+	tags    chan *ami.Message
+	resyncs atomic.Int64
 
 	mu         sync.Mutex // guards checkpoint and stats, read by others
 	checkpoint int64      // the engine's last checkpoint, as a journal sequence
@@ -60,10 +60,7 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 			}
 		case m := <-p.tags:
 			p.handle(m, time.Now())
-		case snap := <-p.snaps:
-			for _, m := range snap {
-				p.handle(m, time.Now())
-			}
+
 		case <-tick.C:
 			p.note()
 		case <-ctx.Done():
@@ -128,24 +125,21 @@ func (p *pipeline) note() {
 	p.mu.Unlock()
 }
 
-// snapshot asks Asterisk, after a (re)connect, which channels are alive,
-// and hands the answer to the pipeline: the engine closes the legs that
-// ended while nobody listened and adopts the calls it did not know. A
-// snapshot that fails leaves the calls flagged by the reconnect marker.
+// snapshot asks Asterisk, after a (re)connect, which channels are alive.
+// The answer's items come through the event stream in wire order (they
+// carry the resync ActionID), so the engine reconciles exactly where
+// Asterisk took the snapshot: it closes the legs that ended while nobody
+// listened and adopts the calls it did not know. A snapshot that fails
+// leaves the calls flagged by the reconnect marker.
 func (p *pipeline) snapshot(ctx context.Context) {
 	if p.client == nil {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	list, err := p.client.DoList(sctx, ami.NewMessage("Action", "CoreShowChannels"))
-	if err != nil {
+	id := fmt.Sprintf("%s-%d", callgraph.ResyncActionID, p.resyncs.Add(1))
+	if _, err := p.client.Do(sctx, ami.NewMessage("Action", "CoreShowChannels", "ActionID", id)); err != nil {
 		p.d.log.Warn("resync: CoreShowChannels", "server", p.id, "err", err)
-		return
-	}
-	select {
-	case p.snaps <- callgraph.SnapshotMessages(list.Items, time.Now()):
-	case <-ctx.Done():
 	}
 }
 
