@@ -60,7 +60,7 @@ type Reader struct {
 	banner string
 
 	spans []span            // the current message's fields
-	buf   []byte            // slow path: the current message's bytes, see readLines
+	buf   []byte            // the current message's values (and keys not interned), back to back
 	long  []byte            // slow path: a line longer than the bufio buffer
 	names [internSlots]name // keys seen before, see lookup
 }
@@ -141,7 +141,7 @@ func (r *Reader) maxMessage() int {
 
 // readBuffered is the fast path: it parses a message that lies whole in
 // the bufio.Reader's buffer without consuming anything until the closing
-// blank line is found, then copies the message's values once. It reports
+// blank line is found, copying aside only the values that changed. It reports
 // done == false, having consumed nothing, when the message needs the
 // line-by-line path: it does not fit in the buffer, breaks a limit, or is
 // a legacy "Response: Follows".
@@ -155,10 +155,10 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 	// A local slice: appending to r.spans would store a pointer into r,
 	// with a write barrier, for every field.
 	spans := r.spans[:0]
+	out := r.buf[:0] // the values, and keys not interned, back to back
 	var (
-		pos   int // start of the next line to scan
-		size  int // the message's size as the slow path counts it
-		total int // the length of the bytes to copy: values and keys not interned
+		pos  int // start of the next line to scan
+		size int // the message's size as the slow path counts it
 	)
 	for {
 		i := bytes.IndexByte(buf[pos:], '\n')
@@ -197,8 +197,8 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 				pos += i + 1
 				continue
 			}
-			r.spans = spans
-			r.fill(m, r.pack(buf, total))
+			r.spans, r.buf = spans, out
+			r.fill(m, string(out))
 			br.Discard(pos + i + 1)
 			return true, nil
 		}
@@ -213,8 +213,8 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		}
 		c := colon(line)
 		if c < 0 {
-			spans = append(spans, span{name: noName, miss: noName, v0: int32(pos), v1: int32(pos + len(line))})
-			total += len(line)
+			spans = append(spans, span{name: noName, miss: noName, v0: int32(len(out)), v1: int32(len(out) + len(line))})
+			out = append(out, line...)
 			pos += i + 1
 			continue
 		}
@@ -225,41 +225,23 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 		if len(spans) == 0 && isFollows(line[:c], line[vs:]) {
 			return false, nil
 		}
-		spans = append(spans, span{v0: int32(pos + vs), v1: int32(pos + len(line))})
+		spans = append(spans, span{})
 		sp := &spans[len(spans)-1]
 		sp.name, sp.miss = r.lookup(line[:c])
 		if sp.name < 0 {
-			sp.k0, sp.k1 = int32(pos), int32(pos+c)
-			total += c
+			sp.k0 = int32(len(out))
+			out = append(out, line[:c]...)
+			sp.k1 = int32(len(out))
 		} else if r.names[sp.name].last == string(line[vs:]) {
 			sp.same = true
 			pos += i + 1
 			continue
 		}
-		total += len(line) - vs
+		sp.v0 = int32(len(out))
+		out = append(out, line[vs:]...)
+		sp.v1 = int32(len(out))
 		pos += i + 1
 	}
-}
-
-// pack copies the bytes of the spans that are not interned keys from buf
-// into one new string, back to back, and points the spans into it.
-func (r *Reader) pack(buf []byte, total int) string {
-	var b strings.Builder
-	b.Grow(total)
-	for i := range r.spans {
-		sp := &r.spans[i]
-		if sp.k1 > sp.k0 {
-			n := int32(b.Len())
-			b.Write(buf[sp.k0:sp.k1])
-			sp.k0, sp.k1 = n, int32(b.Len())
-		}
-		if !sp.same {
-			n := int32(b.Len())
-			b.Write(buf[sp.v0:sp.v1])
-			sp.v0, sp.v1 = n, int32(b.Len())
-		}
-	}
-	return b.String()
 }
 
 // readLines is the slow path: it consumes the message line by line,
@@ -514,14 +496,13 @@ const (
 // two words instead of calling memequal.
 type name struct {
 	a, b uint64
-	n    int
 	s    string
 	last string // the key's value in the last message that had it
 }
 
 func newName(key string) name {
 	a, b := words([]byte(key))
-	return name{a: a, b: b, n: len(key), s: strings.Clone(key)}
+	return name{a: a, b: b, s: strings.Clone(key)}
 }
 
 // lookup finds key among the interned keys: Asterisk sends a few hundred
@@ -538,7 +519,7 @@ func (r *Reader) lookup(key []byte) (slot, miss int32) {
 	a, b := words(key)
 	h := int32(((a ^ bits.RotateLeft64(b, 29) ^ uint64(len(key))) * 0x9e3779b97f4a7c15) >> (64 - internBits))
 	e := &r.names[h]
-	if e.a == a && e.b == b && e.n == len(key) && (len(key) <= 16 || e.s == string(key)) {
+	if e.a == a && e.b == b && len(e.s) == len(key) && (len(key) <= 16 || e.s == string(key)) {
 		return h, noName
 	}
 	return noName, h
