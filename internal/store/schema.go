@@ -202,8 +202,14 @@ func (r *conferenceParticipantRow) owner() uint64 { return r.CallPK }
 func (r *billingRecordRow) owner() uint64         { return r.CallPK }
 func (r *callGapRow) owner() uint64               { return r.CallPK }
 
-// models lists every table, parents first.
+// models lists every table: the calls' first, parents first, then the
+// prepaid accounts' (accounts.go).
 func models() []any {
+	return append(callModels(), &accountRow{}, &ledgerEntryRow{}, &reservationRow{})
+}
+
+// callModels lists the tables of the calls, parents first.
+func callModels() []any {
 	return []any{
 		&callRow{}, &legRow{}, &legTagRow{}, &connectionRow{}, &segmentRow{},
 		&queueCallRow{}, &conferenceRow{}, &conferenceParticipantRow{},
@@ -212,7 +218,7 @@ func models() []any {
 }
 
 // childModels lists the tables keyed by call_pk.
-func childModels() []any { return models()[1:] }
+func childModels() []any { return callModels()[1:] }
 
 // namer is gorm's naming strategy with the Row suffix of the model types
 // dropped from table names.

@@ -21,6 +21,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -125,7 +126,16 @@ func (d dsn) open() (*sql.DB, gorm.Dialector, error) {
 				return nil, nil, err
 			}
 		}
-		db, err := sql.Open(sqlite.DriverName, d.driver)
+		driver := d.driver
+		if !strings.Contains(driver, "_txlock=") {
+			// A transaction takes the write lock at BEGIN. Every one of
+			// calltrail's reads before it writes (call keys, balances);
+			// begun deferred, it would fail with SQLITE_BUSY, busy
+			// timeout or not, when another process (calltrail account,
+			// rerate) wrote in between.
+			driver += "&_txlock=immediate"
+		}
+		db, err := sql.Open(sqlite.DriverName, driver)
 		if err != nil {
 			return nil, nil, fmt.Errorf("store: sqlite: %w", err)
 		}
@@ -201,46 +211,60 @@ type callKey struct{ server, id string }
 // batch the last of several calls with the same key wins. A call without
 // an id or a start time is refused, and then nothing of the batch is
 // written.
+//
+// The same transaction settles the prepaid accounts (accounts.go): it
+// releases the reservations of the calls' legs and debits each call's
+// cost from the accounts its billing records name, replacing the debit
+// of a call saved before.
 func (s *Store) SaveCalls(ctx context.Context, calls []*callgraph.Call) error {
-	if len(calls) == 0 {
-		return nil
+	b, err := prepare(calls)
+	if err != nil || len(b.rows) == 0 {
+		return err
 	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.save(tx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("store: save %d calls: %w", len(b.rows), err)
+	}
+	return nil
+}
+
+// A batch is calls turned into rows, ready to save.
+type batch struct {
+	rows  []callRow
+	kids  []children
+	byKey map[callKey]int // index in rows
+}
+
+// prepare encodes calls; the last of several with one key wins.
+func prepare(calls []*callgraph.Call) (batch, error) {
 	now := time.Now()
-	byKey := make(map[callKey]int, len(calls))
-	var (
-		rows []callRow
-		kids []children
-	)
+	b := batch{byKey: make(map[callKey]int, len(calls))}
 	for _, c := range calls {
 		if c == nil {
 			continue
 		}
 		if c.ID == "" {
-			return fmt.Errorf("store: call without call_id (server %q)", c.Server)
+			return batch{}, fmt.Errorf("store: call without call_id (server %q)", c.Server)
 		}
 		if c.Start.IsZero() {
-			return fmt.Errorf("store: call %s/%s has no start time", c.Server, c.ID)
+			return batch{}, fmt.Errorf("store: call %s/%s has no start time", c.Server, c.ID)
 		}
 		row, ch, err := toRows(c, now)
 		if err != nil {
-			return fmt.Errorf("store: encode call %s/%s: %w", c.Server, c.ID, err)
+			return batch{}, fmt.Errorf("store: encode call %s/%s: %w", c.Server, c.ID, err)
 		}
 		k := callKey{c.Server, c.ID}
-		if i, dup := byKey[k]; dup {
-			rows[i], kids[i] = row, ch
+		if i, dup := b.byKey[k]; dup {
+			b.rows[i], b.kids[i] = row, ch
 			continue
 		}
-		byKey[k] = len(rows)
-		rows = append(rows, row)
-		kids = append(kids, ch)
+		b.byKey[k] = len(b.rows)
+		b.rows = append(b.rows, row)
+		b.kids = append(b.kids, ch)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.save(tx, rows, kids, byKey)
-	})
-	if err != nil {
-		return fmt.Errorf("store: save %d calls: %w", len(rows), err)
-	}
-	return nil
+	return b, nil
 }
 
 // SaveCall writes one call; see SaveCalls.
@@ -253,7 +277,8 @@ const (
 	insertChunk = 200 // rows in one INSERT
 )
 
-func (s *Store) save(tx *gorm.DB, rows []callRow, kids []children, byKey map[callKey]int) error {
+func (s *Store) save(tx *gorm.DB, b batch) error {
+	rows, kids, byKey := b.rows, b.kids, b.byKey
 	pks, err := s.lookupPKs(tx, rows)
 	if err != nil {
 		return err
@@ -261,10 +286,12 @@ func (s *Store) save(tx *gorm.DB, rows []callRow, kids []children, byKey map[cal
 	// Replace: drop the old children, overwrite the calls row in place.
 	var old []uint64
 	var fresh []callRow
+	replaced := make(map[callKey]bool, len(pks))
 	for i := range rows {
 		if pk, ok := pks[callKey{rows[i].Server, rows[i].CallID}]; ok {
 			rows[i].PK = pk
 			old = append(old, pk)
+			replaced[callKey{rows[i].Server, rows[i].CallID}] = true
 			if err := tx.Select("*").Updates(&rows[i]).Error; err != nil {
 				return err
 			}
@@ -318,7 +345,7 @@ func (s *Store) save(tx *gorm.DB, rows []callRow, kids []children, byKey map[cal
 			return err
 		}
 	}
-	return nil
+	return s.settle(tx, rows, kids, replaced)
 }
 
 func appendWithPK[T any](dst, src []T, set func(*T)) []T {
@@ -450,8 +477,12 @@ const iteratePage = 200
 // them a page at a time so that memory stays flat however many there
 // are. It stops at the first error, which it yields with a nil call.
 func (s *Store) Iterate(ctx context.Context, f Filter) iter.Seq2[*callgraph.Call, error] {
+	return s.iterate(s.db.WithContext(ctx), f)
+}
+
+// iterate is Iterate on db, which may be a transaction.
+func (s *Store) iterate(db *gorm.DB, f Filter) iter.Seq2[*callgraph.Call, error] {
 	return func(yield func(*callgraph.Call, error) bool) {
-		db := s.db.WithContext(ctx)
 		var (
 			lastStart time.Time
 			lastPK    uint64
