@@ -203,9 +203,13 @@ func (r *billingRecordRow) owner() uint64         { return r.CallPK }
 func (r *callGapRow) owner() uint64               { return r.CallPK }
 
 // models lists every table: the calls' first, parents first, then the
-// prepaid accounts' (accounts.go).
+// prepaid accounts' (accounts.go) and the re-rating history's
+// (rerate.go).
 func models() []any {
-	return append(callModels(), &accountRow{}, &ledgerEntryRow{}, &reservationRow{})
+	return append(callModels(),
+		&accountRow{}, &ledgerEntryRow{}, &reservationRow{},
+		&rerateRunRow{}, &billingHistoryRow{},
+	)
 }
 
 // callModels lists the tables of the calls, parents first.
