@@ -107,8 +107,8 @@ func (r *Reader) ReadMessage() (*Message, error) {
 }
 
 // ReadMessageInto reads the next message into m, reusing m.Fields'
-// storage. Strings already taken from m stay valid: every message gets
-// fresh string storage.
+// storage. Strings already taken from m stay valid: the Reader never
+// writes to memory it has handed out.
 //
 // At the end of the stream it returns io.EOF, or io.ErrUnexpectedEOF when
 // the stream ended inside a message. After ErrLineTooLong or
@@ -249,6 +249,9 @@ func (r *Reader) readBuffered(m *Message) (done bool, err error) {
 func (r *Reader) readLines(m *Message) error {
 	maxLine, maxMsg := r.maxLine(), r.maxMessage()
 	r.spans = r.spans[:0]
+	if cap(r.buf) > 64<<10 {
+		r.buf = nil // a large message made it big: do not keep that
+	}
 	r.buf = r.buf[:0]
 	var (
 		follows  bool // inside a legacy "Response: Follows" command body
