@@ -117,6 +117,9 @@ func New(opts Options) (*Daemon, error) {
 		pipes: make(map[string]*pipeline),
 	}
 	d.hardStop, d.hardCancel = context.WithCancel(context.Background())
+	// Prepaid (prepaid.go): serve FastAGI "authorize" when the store
+	// keeps accounts.
+	d.opts.AGIHandlers = d.withAuthorize(d.opts.AGIHandlers)
 	d.writer = &store.Writer{
 		Store:    opts.Store,
 		In:       d.calls,
