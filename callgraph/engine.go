@@ -52,6 +52,9 @@ type Engine struct {
 	// skew is Asterisk's clock minus this host's, as of the last stamped
 	// event: it places calltrail's own markers on Asterisk's clock.
 	skew time.Duration
+	// pendingStamp waits for the next stamped event: the first moment
+	// known to be after a reconnect or a snapshot.
+	pendingStamp []func(time.Time)
 	// recent are the spans of calls completed since the last Checkpoint,
 	// kept once a caller asks for checkpoints.
 	recent        []span
@@ -136,6 +139,13 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 		e.lastStamp = t
 		if !arrival.IsZero() {
 			e.skew = t.Sub(arrival)
+		}
+		if len(e.pendingStamp) > 0 {
+			pending := e.pendingStamp
+			e.pendingStamp = nil
+			for _, f := range pending {
+				f(t)
+			}
 		}
 
 	case !e.lastStamp.IsZero():
@@ -733,11 +743,26 @@ func (e *Engine) marker(ev event, name string) {
 		if e.lostReason != "" {
 			reason = "AMI connection lost (" + e.lostReason + "): events until it came back may be missing"
 		}
-		to := ev.t
-		if to.Before(e.last) {
-			to = e.last
-		}
-		e.Gap(e.last, to, reason)
+		// The gap ends when Asterisk's clock says the connection is back:
+		// the first stamped event after this marker tells.
+		from := e.last
+		e.Gap(from, from, reason)
+		e.atNextStamp(func(t time.Time) {
+			for _, l := range e.legs {
+				for i := range l.call.gaps {
+					g := &l.call.gaps[i]
+					if g.Reason == reason && g.From.Equal(from) && g.To.Equal(from) {
+						g.To = Time{t}
+					}
+				}
+			}
+		})
 		e.lostReason = ""
 	}
+}
+
+// atNextStamp runs f with the time of the next stamped event, before that
+// event is handled.
+func (e *Engine) atNextStamp(f func(time.Time)) {
+	e.pendingStamp = append(e.pendingStamp, f)
 }

@@ -177,8 +177,21 @@ func (e *Engine) endResync(at time.Time) {
 			}
 		}
 		if s.state == stateUp && l.answered.IsZero() {
+			// Answered before the snapshot, after the last event seen: it
+			// counts from the first moment known to follow the snapshot,
+			// so that no unproven second is billed.
 			l.answered = snapAt
 			estimate(l, "answered")
+			provisional := snapAt
+			e.atNextStamp(func(t time.Time) {
+				if !l.answered.Equal(provisional) || !t.After(provisional) {
+					return
+				}
+				if !l.ended.IsZero() && l.ended.Before(t) {
+					t = l.ended
+				}
+				l.answered = t
+			})
 		}
 		l.state = s.state
 		if s.bridge != "" {

@@ -58,8 +58,12 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 			case ami.EventDisconnected:
 				p.connected.Store(false)
 			}
+			if len(events) == 0 {
+				p.flushJournal()
+			}
 		case m := <-p.tags:
 			p.handle(m, time.Now())
+			p.flushJournal()
 
 		case <-tick.C:
 			p.note()
@@ -79,6 +83,18 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 					return
 				}
 			}
+		}
+	}
+}
+
+// flushJournal hands what the journal buffered to the operating system
+// once the input is idle: a crash of calltrail (kill -9) then loses no
+// event it read, and under load the writes stay batched. When the data
+// reaches the disk is the sync policy's business.
+func (p *pipeline) flushJournal() {
+	if j := p.d.opts.Journal; j != nil {
+		if err := j.Flush(); err != nil {
+			p.d.log.Error("journal flush", "server", p.id, "err", err)
 		}
 	}
 }

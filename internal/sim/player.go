@@ -32,7 +32,7 @@ func (s *Server) play() {
 			s.log().Info("sim: every event sent", "events", len(s.events))
 			return
 		}
-		if s.pauseAt == i || len(s.subs) == 0 {
+		if s.pauseAt == i || (len(s.subs) == 0 && !s.Lossy) {
 			if s.pauseAt == i && !s.paused {
 				s.paused = true
 				s.changed()
@@ -65,7 +65,7 @@ func (s *Server) play() {
 		}
 
 		s.mu.Lock()
-		if s.closed || s.pauseAt == i || len(s.subs) == 0 {
+		if s.closed || s.pauseAt == i || (len(s.subs) == 0 && !s.Lossy) {
 			s.mu.Unlock()
 			continue
 		}
@@ -77,7 +77,7 @@ func (s *Server) play() {
 				got = append(got, c)
 			}
 		}
-		if len(got) == 0 {
+		if len(got) == 0 && !s.Lossy {
 			continue // everyone left while we wrote: the next client gets it
 		}
 		s.mu.Lock()

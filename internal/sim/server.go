@@ -43,6 +43,10 @@ type Server struct {
 	// written.
 	Speed float64
 	Fast  bool
+	// Lossy keeps playing while no client is connected, as a real
+	// Asterisk does: the events of that time are lost to the client.
+	// Without it the player waits for a client.
+	Lossy bool
 	// Gap separates the end of one capture from the start of the next
 	// (1 s when zero).
 	Gap time.Duration

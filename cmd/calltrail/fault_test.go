@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/journal"
+	"github.com/calltrail/calltrail/internal/sim"
+	"github.com/calltrail/calltrail/internal/store"
+)
+
+// The test binary doubles as the calltrail binary, so that the fault tests
+// can kill -9 a real serve process without building one.
+func TestMain(m *testing.M) {
+	if os.Getenv("CALLTRAIL_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveProc is one calltrail serve process.
+type serveProc struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+func startServe(t *testing.T, amiAddr, db, journalDir string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--ami", amiAddr, "--user", "lab", "--secret", "labpass",
+		"--db", db, "--journal", journalDir, "--agi", "off", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "CALLTRAIL_TEST_AS_MAIN=1")
+	out := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &serveProc{cmd: cmd, out: out}
+}
+
+func (p *serveProc) kill(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+}
+
+func (p *serveProc) term(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v:\n%s", err, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		p.kill(t)
+		t.Fatalf("serve did not stop on SIGTERM:\n%s", p.out.String())
+	}
+}
+
+// journaled counts the Asterisk events in the journal (calltrail's own
+// markers and resync lists left out).
+func journaled(dir string) int {
+	return countJournaled(dir)
+}
+
+// skipped reports whether the journal count leaves a message out.
+func skipped(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("Event: ami.")) || bytes.HasPrefix(data, []byte("Event: calltrail.")) ||
+		bytes.HasPrefix(data, []byte("Event: CoreShowChannel")) || bytes.HasPrefix(data, []byte("Event: FullyBooted"))
+}
+
+// countable is how many of the sim's first n events the journal count
+// sees.
+func countable(events []sim.Event, n int) int {
+	c := 0
+	for _, e := range events[:n] {
+		if !skipped(e.Raw) {
+			c++
+		}
+	}
+	return c
+}
+
+func countJournaled(dir string) int {
+	rd, err := journal.NewReader(dir, journal.Position{})
+	if err != nil {
+		return 0
+	}
+	defer rd.Close()
+	n := 0
+	for {
+		r, _, err := rd.Next()
+		if err != nil {
+			return n
+		}
+		if skipped(r.Data) {
+			continue
+		}
+		n++
+	}
+}
+
+// faultCaptures is the stream the fault tests play: every capture, one
+// after another.
+func faultCaptures(t *testing.T) []*sim.Capture {
+	t.Helper()
+	var caps []*sim.Capture
+	for _, set := range []string{"asterisk20", "asterisk22", "quality"} {
+		paths, _ := filepath.Glob(filepath.Join("..", "..", "testdata", set, "*", "ami.log"))
+		sort.Strings(paths)
+		for _, p := range paths {
+			c, err := sim.LoadCapture(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			caps = append(caps, c)
+		}
+	}
+	return caps
+}
+
+// expected is what replay computes from exactly the events the sim plays.
+func expected(t *testing.T, events []sim.Event) map[string]*callgraph.Call {
+	t.Helper()
+	eng := callgraph.New(callgraph.Options{Server: "127.0.0.1"})
+	out := map[string]*callgraph.Call{}
+	for _, e := range events {
+		m, err := ami.NewReader(bufio.NewReader(bytes.NewReader(e.Raw))).ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range eng.Handle(m, time.Now()) {
+			out[c.ID] = c
+		}
+	}
+	return out
+}
+
+func legTimesOf(c *callgraph.Call) string {
+	var parts []string
+	for _, l := range c.Legs {
+		parts = append(parts, fmt.Sprintf("%s ring=%.3f billsec=%.3f %s", l.ID, l.Ring, l.Billsec, l.Disposition))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\n")
+}
+
+func storedCalls(t *testing.T, db string) []*callgraph.Call {
+	t.Helper()
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	calls, err := st.Calls(context.Background(), store.Filter{Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+// TestKillNineExact kills serve with SIGKILL at 20 random events of the
+// stream; the fake Asterisk holds the stream while serve is down, as if no
+// event were lost. The database must hold exactly what replay computes:
+// no call lost, none twice, every billsec identical.
+func TestKillNineExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault suite")
+	}
+	caps := faultCaptures(t)
+	asterisk := &sim.Server{User: "lab", Secret: "labpass", Captures: caps, Fast: true, Gap: 50 * time.Millisecond, AuthFailDelay: time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go asterisk.Serve(l)
+	defer asterisk.Close()
+	events := asterisk.Events()
+	want := expected(t, events)
+
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "calls.db")
+	jdir := filepath.Join(dir, "journal")
+	rng := rand.New(rand.NewPCG(7, 11))
+	kills := map[int]bool{}
+	for len(kills) < 20 {
+		kills[1+rng.IntN(len(events)-2)] = true
+	}
+	points := make([]int, 0, len(kills))
+	for k := range kills {
+		points = append(points, k)
+	}
+	sort.Ints(points)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	proc := startServe(t, l.Addr().String(), db, jdir)
+	for _, k := range points {
+		asterisk.PauseAt(k)
+		if _, err := asterisk.WaitPaused(ctx); err != nil {
+			t.Fatalf("pause at %d: %v\n%s", k, err, proc.out.String())
+		}
+		// Kill only once serve has journaled every event it was sent.
+		for journaled(jdir) < countable(events, k) {
+			if ctx.Err() != nil {
+				t.Fatalf("serve journaled %d of %d events:\n%s", journaled(jdir), countable(events, k), proc.out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		proc.kill(t)
+		proc = startServe(t, l.Addr().String(), db, jdir)
+		asterisk.Resume()
+	}
+	select {
+	case <-asterisk.Done():
+	case <-ctx.Done():
+		t.Fatalf("the stream did not finish:\n%s", proc.out.String())
+	}
+	for journaled(jdir) < countable(events, len(events)) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	proc.term(t)
+
+	got := storedCalls(t, db)
+	if len(got) != len(want) {
+		t.Fatalf("stored %d calls, replay computes %d", len(got), len(want))
+	}
+	flagged := 0
+	for _, c := range got {
+		w := want[c.ID]
+		if w == nil {
+			t.Fatalf("stored call %s that replay does not have", c.ID)
+		}
+		if legTimesOf(c) != legTimesOf(w) || len(c.Connections) != len(w.Connections) || len(c.Segments) != len(w.Segments) {
+			t.Errorf("call %s:\nstored:\n%s\nreplay:\n%s", c.ID, legTimesOf(c), legTimesOf(w))
+		}
+		if !c.Complete {
+			flagged++
+		}
+	}
+	t.Logf("%d kills, %d calls, all exact; %d calls spanned a restart and say so", len(points), len(got), flagged)
+}
+
+// TestKillNineWithDowntime kills serve at random moments while the fake
+// Asterisk goes on playing, as a real one would: what Asterisk said while
+// serve was down is lost. No call may be stored twice; a call that ended
+// before a kill is exact; a call that spans a downtime is stored, flagged,
+// and never billed more than it lasted.
+func TestKillNineWithDowntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault suite")
+	}
+	caps := faultCaptures(t)
+	asterisk := &sim.Server{User: "lab", Secret: "labpass", Captures: caps, Speed: 25, Lossy: true, Gap: 50 * time.Millisecond, AuthFailDelay: time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go asterisk.Serve(l)
+	defer asterisk.Close()
+	events := asterisk.Events()
+	want := expected(t, events)
+
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "calls.db")
+	jdir := filepath.Join(dir, "journal")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(3, 5))
+
+	type downtime struct{ from, to int } // event indexes the sim reached
+	var downs []downtime
+	proc := startServe(t, l.Addr().String(), db, jdir)
+	for i := 0; i < 20; i++ {
+		select {
+		case <-asterisk.Done():
+		case <-time.After(time.Duration(100+rng.IntN(400)) * time.Millisecond):
+		}
+		if isDone(asterisk) {
+			break
+		}
+		proc.kill(t)
+		from := asterisk.Sent()
+		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
+		proc = startServe(t, l.Addr().String(), db, jdir)
+		downs = append(downs, downtime{from, asterisk.Sent()})
+	}
+	select {
+	case <-asterisk.Done():
+	case <-ctx.Done():
+		t.Fatalf("the stream did not finish:\n%s", proc.out.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	proc.term(t)
+
+	// Where each expected call's events lie in the stream.
+	first, last := map[string]int{}, map[string]int{}
+	eng := callgraph.New(callgraph.Options{})
+	for i, e := range events {
+		m, _ := ami.NewReader(bufio.NewReader(bytes.NewReader(e.Raw))).ReadMessage()
+		if id := m.Get("Linkedid"); id != "" {
+			if _, ok := first[id]; !ok {
+				first[id] = i
+			}
+		}
+		for _, c := range eng.Handle(m, time.Now()) {
+			last[c.ID] = i
+		}
+	}
+	got := storedCalls(t, db)
+	seen := map[string]bool{}
+	for _, c := range got {
+		if seen[c.ID] {
+			t.Fatalf("call %s stored twice", c.ID)
+		}
+		seen[c.ID] = true
+	}
+	byID := map[string]*callgraph.Call{}
+	for _, c := range got {
+		byID[c.ID] = c
+	}
+	exact, flaggedOK := 0, 0
+	for id, w := range want {
+		touched := false
+		for _, d := range downs {
+			if first[id] < d.to+1 && last[id] >= d.from-1 {
+				touched = true
+			}
+		}
+		c := byID[id]
+		if !touched {
+			if c == nil || legTimesOf(c) != legTimesOf(w) {
+				t.Errorf("call %s, clear of every downtime, is not exact", id)
+				continue
+			}
+			exact++
+			continue
+		}
+		if c == nil {
+			continue // wholly inside a downtime: nobody saw it
+		}
+		if c.Complete && legTimesOf(c) != legTimesOf(w) {
+			t.Errorf("call %s spans a downtime, is wrong, and is marked complete", id)
+		}
+		bill := map[string]float64{}
+		for _, l := range w.Legs {
+			bill[l.ID] = float64(l.Billsec)
+		}
+		for _, l := range c.Legs {
+			if b, ok := bill[l.ID]; ok && float64(l.Billsec) > b+0.001 {
+				t.Errorf("call %s leg %s billed %.3f s, it lasted %.3f s", id, l.ID, l.Billsec, b)
+				if os.Getenv("FAULT_DEBUG") != "" {
+					for _, x := range w.Legs {
+						if x.ID == l.ID {
+							t.Logf("  want created %v answered %v ended %v", x.Created, x.Answered, x.Ended)
+						}
+					}
+					t.Logf("  got  created %v answered %v ended %v gaps %+v", l.Created, l.Answered, l.Ended, c.Gaps)
+				}
+			}
+		}
+		flaggedOK++
+	}
+	t.Logf("%d downtimes; %d calls exact, %d touched by a downtime stored and flagged or exact, %d stored in all", len(downs), exact, flaggedOK, len(got))
+	if len(downs) < 10 {
+		t.Errorf("only %d downtimes happened before the stream ended", len(downs))
+	}
+}
+
+func isDone(s *sim.Server) bool {
+	select {
+	case <-s.Done():
+		return true
+	default:
+		return false
+	}
+}
