@@ -43,6 +43,9 @@ const (
 // raises it.
 const DefaultMaxCall = 4 * time.Hour
 
+// maxMaxCall bounds the max= a request may give: 30 days.
+const maxMaxCall = 30 * 24 * 3600
+
 // ReservationMargin is how long past its longest allowed call a
 // reservation stands when the call is never stored: it covers the
 // ringing before the answer and the writer's delay.
@@ -121,9 +124,9 @@ func (d *Daemon) serveAuthorize(ctx context.Context, s *agi.Session, accounts ac
 	maxCall := int64(DefaultMaxCall / time.Second)
 	if v, ok := params["max"]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || n > maxMaxCall {
 			return d.answerAuthorize(ctx, s, decision{reason: ReasonError},
-				fmt.Errorf("authorize %s: max=%q: want a positive number of seconds", uid, v))
+				fmt.Errorf("authorize %s: max=%q: want a number of seconds from 1 to %d", uid, v, maxMaxCall))
 		}
 		maxCall = n
 	}

@@ -183,6 +183,7 @@ func TestAuthorize(t *testing.T) {
 		{"max caps the call", "?account=big&dest=5557788&max=20", "800.10", "", "20", ""},
 		{"a free destination: the default cap", "?account=big&dest=18005551234", "800.11", "", "14400", ""},
 		{"bad max", "?account=big&max=soon", "800.12", "", "0", ReasonError},
+		{"max beyond 30 days", "?account=big&max=9223372036854775807", "800.12", "", "0", ReasonError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -493,19 +493,17 @@ func (s *Store) Reserve(ctx context.Context, account, server, leg string, decide
 	return made, funds, nil
 }
 
-type pkRow interface {
-	reservationRow | ledgerEntryRow
-}
+func (r *reservationRow) key() uint64 { return r.PK }
+func (r *ledgerEntryRow) key() uint64 { return r.PK }
 
-func pksOf[T pkRow](rows []T) []uint64 {
-	out := make([]uint64, 0, len(rows))
+// pksOf returns the primary keys of rows.
+func pksOf[T any, P interface {
+	*T
+	key() uint64
+}](rows []T) []uint64 {
+	out := make([]uint64, len(rows))
 	for i := range rows {
-		switch r := any(&rows[i]).(type) {
-		case *reservationRow:
-			out = append(out, r.PK)
-		case *ledgerEntryRow:
-			out = append(out, r.PK)
-		}
+		out[i] = P(&rows[i]).key()
 	}
 	return out
 }
@@ -513,7 +511,7 @@ func pksOf[T pkRow](rows []T) []uint64 {
 // deleteByPK deletes rows by primary key: on MySQL that locks only those
 // rows, where a DELETE by another column also locks the gaps around
 // them, which an insert by a concurrent transaction could deadlock on.
-func deleteByPK[T pkRow](tx *gorm.DB, pks []uint64) error {
+func deleteByPK[T any](tx *gorm.DB, pks []uint64) error {
 	for chunk := range slices.Chunk(pks, inChunk) {
 		if err := tx.Where("pk IN ?", chunk).Delete(new(T)).Error; err != nil {
 			return err
