@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/calltrail/calltrail/internal/gen"
@@ -20,6 +21,9 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seed := fs.Uint64("seed", def.Seed, "seed: the same flags write the same bytes")
 	start := fs.String("start", gen.DefaultStart.Format(time.RFC3339), "time of the first call (RFC 3339)")
 	out := fs.String("out", "-", "file to write, - for standard output")
+	var only stringList
+	fs.Var(&only, "template", "copy only this template, or capture's templates, e.g. asterisk20/S14; -NAME leaves it out (repeatable)")
+	list := fs.Bool("list", false, "list the templates and the calls each makes, and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail gen [--calls N] [--concurrency C] [--seed S] [--out FILE]")
 		fmt.Fprintln(stderr, "\nWrites an AMI stream in the form of a capture (banner, login response,")
@@ -33,11 +37,26 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return usageError{fmt.Sprintf("gen: unexpected argument %q", fs.Arg(0))}
 	}
+	if *list {
+		names, err := gen.TemplateNames()
+		if err != nil {
+			return err
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			fmt.Fprintf(stdout, "%s\t%d\n", n, names[n])
+		}
+		return nil
+	}
 	t, err := time.Parse(time.RFC3339, *start)
 	if err != nil {
 		return usageError{fmt.Sprintf("gen: --start: %v", err)}
 	}
-	opts := gen.Options{Calls: *calls, Concurrency: *concurrency, Seed: *seed, Start: t}
+	opts := gen.Options{Calls: *calls, Concurrency: *concurrency, Seed: *seed, Start: t, Templates: only}
 	if err := opts.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

@@ -29,14 +29,18 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Options say what stream to write.
 type Options struct {
 	// Calls is how many calls the stream holds, as the engine counts
-	// them: each participant of a conference is a call of its own.
+	// them: each participant of a conference is a call of its own. The
+	// count is exact unless Templates leaves only templates of several
+	// calls each; then the last copy may go over.
 	Calls int
 	// Concurrency is how many calls are in progress at once, on average,
 	// once the stream has ramped up.
@@ -45,6 +49,12 @@ type Options struct {
 	Seed uint64
 	// Start is the time of the first event; zero means DefaultStart.
 	Start time.Time
+	// Templates, when set, limits the copies to the templates so named:
+	// a name, or a capture's name for all its groups ("asterisk20/S14").
+	// A name after a minus leaves those out ("-asterisk20/S19"); a list
+	// of only such names starts from all the templates. TemplateNames
+	// lists them.
+	Templates []string
 	// Observe, when set, is called as each copy of a template ends, in
 	// the order they end. It is for tests: it costs a map per copy.
 	Observe func(Copy)
@@ -112,6 +122,9 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	if ts, err = selectTemplates(ts, opts.Templates); err != nil {
+		return Stats{}, err
+	}
 	g := newGenerator(ts, opts)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	err = g.run(bw)
@@ -119,6 +132,42 @@ func Write(w io.Writer, opts Options) (Stats, error) {
 		err = ferr
 	}
 	return g.stats, err
+}
+
+// selectTemplates returns the templates named, by their own name or their
+// capture's.
+func selectTemplates(ts []*template, names []string) ([]*template, error) {
+	if len(names) == 0 {
+		return ts, nil
+	}
+	named := func(t *template, n string) bool { return t.name == n || strings.HasPrefix(t.name, n+"#") }
+	var in, out []string
+	for _, n := range names {
+		if x, ok := strings.CutPrefix(n, "-"); ok {
+			out = append(out, x)
+		} else {
+			in = append(in, n)
+		}
+	}
+	for _, n := range append(in[:len(in):len(in)], out...) {
+		if !slices.ContainsFunc(ts, func(t *template) bool { return named(t, n) }) {
+			return nil, fmt.Errorf("gen: no template %q", n)
+		}
+	}
+	var sel []*template
+	for _, t := range ts {
+		if len(in) > 0 && !slices.ContainsFunc(in, func(n string) bool { return named(t, n) }) {
+			continue
+		}
+		if slices.ContainsFunc(out, func(n string) bool { return named(t, n) }) {
+			continue
+		}
+		sel = append(sel, t)
+	}
+	if len(sel) == 0 {
+		return nil, fmt.Errorf("gen: templates %v leave none", names)
+	}
+	return sel, nil
 }
 
 // generator merges the copies in progress, one heap of copies keyed by
@@ -140,8 +189,15 @@ type generator struct {
 	live     int
 
 	channels, uids, bridges uint64 // counters across the stream
+	lasting                 map[lastingBridge]uint64
 	buf                     []byte
 	stats                   Stats
+}
+
+// A lastingBridge is a template's bridge that all its copies share.
+type lastingBridge struct {
+	t    *template
+	slot int32
 }
 
 type instance struct {
@@ -160,10 +216,11 @@ func (in *instance) nextAt() int64 { return in.start + in.t.evs[in.ev].at }
 
 func newGenerator(ts []*template, opts Options) *generator {
 	g := &generator{
-		opts: opts,
-		ts:   ts,
-		rng:  rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
-		left: opts.Calls,
+		opts:    opts,
+		ts:      ts,
+		rng:     rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		left:    opts.Calls,
+		lasting: make(map[lastingBridge]uint64),
 	}
 	// Little's law: calls in progress = rate of calls × how long each
 	// lasts. A copy of c calls lasting d holds about c·d call-seconds.
@@ -184,7 +241,9 @@ func newGenerator(ts []*template, opts Options) *generator {
 }
 
 // pick chooses the next copy's template: any of them, or near the end
-// only those that fit in the calls left.
+// only those that fit in the calls left. When none fits (a selection of
+// templates that all make several calls) it takes the smallest, and the
+// stream has a few calls more than asked.
 func (g *generator) pick() *template {
 	if g.left >= g.maxCalls {
 		return g.ts[g.rng.IntN(len(g.ts))]
@@ -194,6 +253,9 @@ func (g *generator) pick() *template {
 		if t.calls <= g.left {
 			n++
 		}
+	}
+	if n == 0 {
+		return slices.MinFunc(g.ts, func(a, b *template) int { return a.calls - b.calls })
 	}
 	k := g.rng.IntN(n)
 	for _, t := range g.ts {
@@ -283,12 +345,14 @@ func (g *generator) run(w *bufio.Writer) error {
 			first = false
 		}
 		g.stats.End = time.UnixMicro(at).UTC()
-		g.buf = g.appendEvent(g.buf[:0], in, &in.t.evs[in.ev], at)
-		if _, err := w.Write(g.buf); err != nil {
-			return err
+		if ev := &in.t.evs[in.ev]; ev.creates == 0 || !g.created(in, ev.creates-1) {
+			g.buf = g.appendEvent(g.buf[:0], in, ev, at)
+			if _, err := w.Write(g.buf); err != nil {
+				return err
+			}
+			g.stats.Bytes += int64(len(g.buf))
+			g.stats.Events++
 		}
-		g.stats.Bytes += int64(len(g.buf))
-		g.stats.Events++
 		in.ev++
 		if in.ev == len(in.t.evs) {
 			g.pop()
@@ -331,14 +395,40 @@ func (g *generator) appendEvent(b []byte, in *instance, ev *tevent, at int64) []
 		case segBridge:
 			c := in.bridges[s.slot]
 			if c == 0 {
-				g.bridges++
-				c = g.bridges
+				c = g.bridgeCounter(in.t, s.slot)
 				in.bridges[s.slot] = c
 			}
 			b = g.appendBridge(b, c)
 		}
 	}
 	return b
+}
+
+// created reports whether a lasting bridge has been created by an
+// earlier copy, and gives this copy its counter.
+func (g *generator) created(in *instance, slot int32) bool {
+	_, ok := g.lasting[lastingBridge{in.t, slot}]
+	if ok {
+		in.bridges[slot] = g.bridgeCounter(in.t, slot)
+	}
+	return ok
+}
+
+// bridgeCounter gives a copy's bridge its counter: a new one, or for a
+// lasting bridge the one all copies of the template share.
+func (g *generator) bridgeCounter(t *template, slot int32) uint64 {
+	if !t.lasting[slot] {
+		g.bridges++
+		return g.bridges
+	}
+	k := lastingBridge{t, slot}
+	c, ok := g.lasting[k]
+	if !ok {
+		g.bridges++
+		c = g.bridges
+		g.lasting[k] = c
+	}
+	return c
 }
 
 // appendUID writes a uniqueid as Asterisk makes them: the second the

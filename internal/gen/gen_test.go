@@ -282,6 +282,14 @@ func TestExactCount(t *testing.T) {
 			t.Errorf("asked %d calls, wrote %d", n, st.Calls)
 		}
 	}
+	// Conferences only: three calls a copy (S10), four (S22).
+	st, err := Write(io.Discard, Options{Calls: 8, Concurrency: 5, Seed: 1, Templates: []string{"asterisk20/S10", "asterisk20/S22"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Calls < 8 || st.Calls > 10 {
+		t.Errorf("asked 8 calls of conferences, wrote %d", st.Calls)
+	}
 }
 
 // TestTemplatesRewriteEverything checks that no template id is left as
@@ -325,6 +333,37 @@ func TestValidate(t *testing.T) {
 	for _, o := range []Options{{Calls: 0, Concurrency: 1}, {Calls: 1, Concurrency: 0}} {
 		if _, err := Write(io.Discard, o); err == nil {
 			t.Errorf("%+v: no error", o)
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	names, err := TemplateNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		sel  []string
+		want int // templates chosen, -1 for an error
+	}{
+		{nil, len(names)},
+		{[]string{"asterisk20/S01"}, 1},
+		{[]string{"asterisk20/S14"}, 19},
+		{[]string{"asterisk20/S14", "asterisk20/S01"}, 20},
+		{[]string{"-asterisk20/S14"}, len(names) - 19},
+		{[]string{"asterisk20/S14", "-asterisk20/S14#02"}, 18},
+		{[]string{"asterisk20/S99"}, -1},
+		{[]string{"asterisk20/S01", "-asterisk20/S01"}, -1},
+	} {
+		ts, _ := templates()
+		got, err := selectTemplates(ts, c.sel)
+		switch {
+		case c.want < 0 && err == nil:
+			t.Errorf("%v: no error", c.sel)
+		case c.want >= 0 && err != nil:
+			t.Errorf("%v: %v", c.sel, err)
+		case c.want >= 0 && len(got) != c.want:
+			t.Errorf("%v: %d templates, want %d", c.sel, len(got), c.want)
 		}
 	}
 }

@@ -40,11 +40,19 @@ type template struct {
 	uids     []string
 	bridges  []string
 	confs    []string
+	// lasting marks the bridges the template never destroys, such as a
+	// parking lot's: Asterisk keeps them for every call that comes after,
+	// so all copies share one, where a bridge per copy would be a bridge
+	// that lives on, unused, for every copy.
+	lasting []bool
 }
 
 type tevent struct {
 	at   int64 // µs after the template's first event
 	segs []seg
+	// creates is the slot+1 of the lasting bridge this event is the
+	// BridgeCreate of, 0 for other events: only the first copy sends it.
+	creates int32
 }
 
 type segKind uint8
@@ -194,6 +202,15 @@ func compile(name string, calls int, evs []*ami.Message) (*template, error) {
 		confs:   make(map[string]int32),
 	}
 	c.collect(evs)
+	destroyed := make(map[string]bool)
+	for _, m := range evs {
+		if m.Event() == "BridgeDestroy" {
+			destroyed[m.Get("BridgeUniqueid")] = true
+		}
+	}
+	for _, b := range c.t.bridges {
+		c.t.lasting = append(c.t.lasting, !destroyed[b])
+	}
 	var first int64
 	for i, m := range evs {
 		sec, usec, ok := m.Timestamp()
@@ -210,7 +227,13 @@ func compile(name string, calls int, evs []*ami.Message) (*template, error) {
 			return nil, fmt.Errorf("gen: template %s: event %d goes back in time", name, i+1)
 		}
 		c.t.span = at
-		c.t.evs = append(c.t.evs, tevent{at: at, segs: c.event(m)})
+		ev := tevent{at: at, segs: c.event(m)}
+		if m.Event() == "BridgeCreate" {
+			if b, ok := c.bridges[m.Get("BridgeUniqueid")]; ok && c.t.lasting[b] {
+				ev.creates = b + 1
+			}
+		}
+		c.t.evs = append(c.t.evs, ev)
 	}
 	return c.t, nil
 }
