@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"diagram": {"draw a stored call: who called whom, the transfers, a timeline", runDiagram},
 		"demo":    {"play shipped captures through a fake Asterisk into the daemon", runDemo},
 		"gen":     {"write a large AMI stream made of the captures, for load tests", runGen},
+		"bench":   {"measure replay throughput and memory on a generated stream", runBench},
 		"account": {"create and top up prepaid accounts, show balances and ledgers", runAccount},
 		"export":  {"write stored calls as CSV, JSON lines or Asterisk's Master.csv", runExport},
 		"rerate":  {"price stored calls again with a new rate file, and show the difference", runRerate},
