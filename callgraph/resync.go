@@ -161,6 +161,7 @@ func (e *Engine) endResync(at time.Time) {
 			// own account is better than the snapshot's.
 			continue
 		}
+		adopted := l == nil
 		if l == nil {
 			ev := event{m: s.m, t: snapAt}
 			l = e.create(ev, "")
@@ -194,7 +195,11 @@ func (e *Engine) endResync(at time.Time) {
 			})
 		}
 		l.state = s.state
-		if s.bridge != "" {
+		// Bridges: only an adopted channel takes the snapshot's. A known
+		// leg's bridge comes from events; a list is not ordered strictly
+		// with the events around it, and one taken a moment off would
+		// move a leg that never moved.
+		if adopted && s.bridge != "" {
 			b := e.bridges[s.bridge]
 			if b == nil {
 				b = &bridge{id: s.bridge, typ: "basic"}
@@ -216,9 +221,6 @@ func (e *Engine) endResync(at time.Time) {
 				}
 				b.members = append(b.members, l)
 			}
-		} else if l.bridge != nil {
-			l.bridge.remove(l)
-			l.bridge = nil
 		}
 	}
 	calls := map[*call]bool{}

@@ -215,6 +215,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 			return err
 		}
 		defer j.Close()
+		if n := j.Cut(); n > 0 {
+			log.Warn("journal: cut a record a crash had left half-written", "bytes", n, "dir", dir)
+		}
 		opts.Journal = j
 	}
 	rater, err := loadRater(cfg)

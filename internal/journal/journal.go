@@ -115,7 +115,12 @@ type Journal struct {
 	lastSync time.Time
 	closed   bool
 	buf      []byte
+	cut      int64 // bytes of a torn last record cut off by Open
 }
+
+// Cut reports how many bytes of a torn last record Open cut off: the
+// record a crash interrupted.
+func (j *Journal) Cut() int64 { return j.cut }
 
 // Open opens (creating if needed) the journal in dir and positions it at
 // the end of its last segment, cutting off a torn last record.
@@ -148,6 +153,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 	f, err := os.OpenFile(j.path(last), os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > end {
+		j.cut = st.Size() - end
 	}
 	if err := f.Truncate(end); err != nil {
 		f.Close()
