@@ -320,7 +320,9 @@ func (g *generator) end(in *instance) {
 			UIDs:     make(map[string]string, len(in.uids)),
 		}
 		for i, u := range in.t.uids {
-			c.UIDs[u] = string(g.appendUID(nil, in, int32(i), 0))
+			if in.uids[i] != 0 { // written: observing must not draw new ids
+				c.UIDs[u] = string(g.appendUID(nil, in, int32(i), 0))
+			}
 		}
 		g.opts.Observe(c)
 	}
