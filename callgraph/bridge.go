@@ -54,13 +54,15 @@ func (e *Engine) bridgeEnter(ev event) {
 	l.bridge = b
 	if !b.has(l) {
 		if b.joins() {
+			// Only a bridge that joins calls makes peers: the callers
+			// waiting in one parking lot or one conference are strangers,
+			// and remembering them would keep every call parked since the
+			// lot was last empty alive.
 			for _, m := range b.members {
 				e.join(m, l)
+				notePeer(l, m)
+				notePeer(m, l)
 			}
-		}
-		for _, m := range b.members {
-			notePeer(l, m)
-			notePeer(m, l)
 		}
 		b.members = append(b.members, l)
 	}
@@ -109,11 +111,9 @@ func (e *Engine) bridgeMerge(ev event) {
 		if to.joins() {
 			for _, m := range to.members {
 				e.join(m, l)
+				notePeer(l, m)
+				notePeer(m, l)
 			}
-		}
-		for _, m := range to.members {
-			notePeer(l, m)
-			notePeer(m, l)
 		}
 		to.members = append(to.members, l)
 		touched = l.call

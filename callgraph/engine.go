@@ -242,6 +242,8 @@ func (e *Engine) HandleSeq(m *ami.Message, arrival time.Time, seq int64) []*Call
 	case "ConfbridgeEnd":
 		if c := e.confs[m.Get("Conference")]; c != nil {
 			c.end = t
+			// Its participants' calls keep it; the engine forgets it.
+			delete(e.confs, m.Get("Conference"))
 		}
 	case "ConfbridgeJoin":
 		e.confJoin(ev)
@@ -310,18 +312,22 @@ func (e *Engine) isFinished(uid string) bool {
 func (e *Engine) create(ev event, prefix string) *leg {
 	m := ev.m
 	e.seq++
+	// The values are copied: a string taken from a message shares the
+	// whole message's memory, which a leg that lives for an hour would
+	// keep alive.
+	get := func(key string) string { return strings.Clone(m.Get(prefix + key)) }
 	l := &leg{
-		id:         m.Get(prefix + "Uniqueid"),
-		channel:    m.Get(prefix + "Channel"),
-		linkedid:   m.Get(prefix + "Linkedid"),
+		id:         get("Uniqueid"),
+		channel:    get("Channel"),
+		linkedid:   get("Linkedid"),
 		seq:        e.seq,
 		created:    ev.t,
-		callerNum:  m.Get(prefix + "CallerIDNum"),
-		callerName: m.Get(prefix + "CallerIDName"),
-		exten:      m.Get(prefix + "Exten"),
-		context:    m.Get(prefix + "Context"),
-		account:    m.Get(prefix + "AccountCode"),
-		connected:  m.Get(prefix + "ConnectedLineNum"),
+		callerNum:  get("CallerIDNum"),
+		callerName: get("CallerIDName"),
+		exten:      get("Exten"),
+		context:    get("Context"),
+		account:    get("AccountCode"),
+		connected:  get("ConnectedLineNum"),
 	}
 	l.kind = classify(l.channel)
 	if l.linkedid == "" {
@@ -367,6 +373,11 @@ const (
 func (e *Engine) newChannel(ev event) {
 	uid := ev.m.Get("Uniqueid")
 	if uid == "" || e.legs[uid] != nil {
+		return
+	}
+	if e.isFinished(uid) {
+		// A Uniqueid is never reused: this is not a new channel.
+		e.stats.Unplaced++
 		return
 	}
 	l := e.create(ev, "")

@@ -443,7 +443,7 @@ func (e *Engine) conferences(c *call) []Conference {
 		i, ok := idx[s.name]
 		if !ok {
 			conf := Conference{Name: s.name}
-			if g := e.confs[s.name]; g != nil {
+			if g := s.conf; g != nil {
 				conf.Start, conf.End = Time{g.start}, Time{g.end}
 			}
 			out = append(out, conf)

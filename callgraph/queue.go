@@ -186,12 +186,14 @@ func (e *Engine) confJoin(ev event) {
 			}
 		}
 	}
-	if e.confs[name] == nil {
-		e.confs[name] = &conference{name: name, start: ev.t}
+	conf := e.confs[name]
+	if conf == nil {
+		conf = &conference{name: name, start: ev.t}
+		e.confs[name] = conf
 	}
 	l.confName = name
 	c := l.call
-	c.confs = append(c.confs, &confStay{name: name, leg: l, joined: ev.t})
+	c.confs = append(c.confs, &confStay{name: name, conf: conf, leg: l, joined: ev.t})
 	c.addEdge(&edge{
 		c:    Connection{Kind: KindConferenceJoin, At: Time{ev.t}, To: "conference:" + name, Target: name},
 		from: l,

@@ -213,11 +213,9 @@ func (e *Engine) endResync(at time.Time) {
 				if b.joins() {
 					for _, m := range b.members {
 						e.join(m, l)
+						notePeer(l, m)
+						notePeer(m, l)
 					}
-				}
-				for _, m := range b.members {
-					notePeer(l, m)
-					notePeer(m, l)
 				}
 				b.members = append(b.members, l)
 			}

@@ -165,6 +165,7 @@ type queueStay struct {
 
 type confStay struct {
 	name   string
+	conf   *conference // its span, kept here: the engine forgets it at the end
 	leg    *leg
 	joined time.Time
 	left   time.Time
