@@ -1,0 +1,498 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/daemon"
+	"github.com/calltrail/calltrail/internal/store"
+	"github.com/shopspring/decimal"
+)
+
+const (
+	readToken  = "read-secret"
+	adminToken = "admin-secret"
+)
+
+// goldenCalls decodes every record of callgraph's golden files.
+func goldenCalls(t *testing.T) []*callgraph.Call {
+	t.Helper()
+	files, err := filepath.Glob("../../callgraph/testdata/golden/*.jsonl")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	var calls []*callgraph.Call
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<24)
+		for sc.Scan() {
+			var c callgraph.Call
+			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			calls = append(calls, &c)
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return calls
+}
+
+// testStore is an SQLite store holding the golden calls and one account.
+func testStore(t *testing.T) (*store.Store, []*callgraph.Call) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "api.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	calls := goldenCalls(t)
+	if err := st.SaveCalls(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAccount(ctx, store.NewAccount{Name: "acme", Currency: "EUR", Balance: decimal.RequireFromString("5")}); err != nil {
+		t.Fatal(err)
+	}
+	return st, calls
+}
+
+func fakeStatus() daemon.Status {
+	return daemon.Status{
+		Sources: []daemon.SourceStatus{
+			{ID: "pbx1", Connected: true, Events: 1234, Unplaced: 7, Calls: 56, OpenCalls: 3, OpenLegs: 5},
+			{ID: "pbx2", Connected: false, Events: 10},
+		},
+		Writer: store.WriterStatus{Waiting: 4, Saved: 50, Rejected: 2},
+		Sent:   54,
+	}
+}
+
+type fixture struct {
+	h     http.Handler
+	calls []*callgraph.Call
+}
+
+func newFixture(t *testing.T, status func() daemon.Status) fixture {
+	t.Helper()
+	st, calls := testStore(t)
+	h, err := New(Options{Store: st, Status: status, ReadToken: readToken, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{h: h, calls: calls}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (f fixture) do(t *testing.T, method, target, token, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return response{rec.Code, rec.Header(), rec.Body.String()}
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+}
+
+// errorOf checks that r is a JSON error of status and returns its message.
+func (r response) errorOf(t *testing.T, status int) string {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (body %s)", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var e struct{ Error string }
+	r.decode(t, &e)
+	if e.Error == "" {
+		t.Errorf("body %s has no error", r.body)
+	}
+	return e.Error
+}
+
+func TestCallsPaging(t *testing.T) {
+	f := newFixture(t, nil)
+	var all []*callgraph.Call
+	offset := 0
+	for pages := 0; ; pages++ {
+		if pages > len(f.calls) {
+			t.Fatal("paging does not end")
+		}
+		r := f.do(t, "GET", "/api/v1/calls?limit=7&offset="+itoa(offset), readToken, "")
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		var page struct {
+			Calls      []*callgraph.Call
+			NextOffset *int `json:"next_offset"`
+		}
+		r.decode(t, &page)
+		all = append(all, page.Calls...)
+		if page.NextOffset == nil {
+			break
+		}
+		if got, want := *page.NextOffset, offset+7; got != want {
+			t.Fatalf("next_offset %d, want %d", got, want)
+		}
+		offset = *page.NextOffset
+	}
+	if got, want := len(all), len(f.calls); got != want {
+		t.Fatalf("paged through %d calls, want %d", got, want)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Start.Before(all[i-1].Start.Time) {
+			t.Fatalf("call %d starts before call %d", i, i-1)
+		}
+	}
+}
+
+func TestCallsFilter(t *testing.T) {
+	f := newFixture(t, nil)
+	want := 0
+	for _, c := range f.calls {
+		if c.Disposition == "NO ANSWER" {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Skip("no unanswered golden call")
+	}
+	r := f.do(t, "GET", "/api/v1/calls?disposition=NO+ANSWER&limit=1000", readToken, "")
+	var page struct{ Calls []*callgraph.Call }
+	r.decode(t, &page)
+	if got := len(page.Calls); got != want {
+		t.Errorf("got %d unanswered calls, want %d", got, want)
+	}
+
+	// A period that ends before the first call holds nothing; the answer
+	// is still an array.
+	r = f.do(t, "GET", "/api/v1/calls?from=2000-01-01&to=2000-01-02", readToken, "")
+	if r.status != 200 || !strings.Contains(r.body, `"calls":[]`) || !strings.Contains(r.body, `"next_offset":null`) {
+		t.Errorf("empty period: %d %s", r.status, r.body)
+	}
+}
+
+func TestBadQueries(t *testing.T) {
+	f := newFixture(t, nil)
+	for target, param := range map[string]string{
+		"/api/v1/calls?limit=1001":                          "limit",
+		"/api/v1/calls?limit=x":                             "limit",
+		"/api/v1/calls?limit=0":                             "limit",
+		"/api/v1/calls?offset=-1":                           "offset",
+		"/api/v1/calls?from=yesterday":                      "from",
+		"/api/v1/calls?to=2026-13-01":                       "to",
+		"/api/v1/calls?from=2026-11-22&to=2026-11-21":       "to",
+		"/api/v1/calls?tz=Mars/Olympus":                     "tz",
+		"/api/v1/reports/kpi?interval=week":                 "interval",
+		"/api/v1/reports/queues?sl=soon":                    "sl",
+		"/api/v1/reports/causes?lang=xx":                    "lang",
+		"/api/v1/calls/lab/1795335493.4/diagram?format=png": "format",
+	} {
+		msg := f.do(t, "GET", target, readToken, "").errorOf(t, 400)
+		if !strings.HasPrefix(msg, param+":") {
+			t.Errorf("%s: error %q does not name %s", target, msg, param)
+		}
+	}
+	msg := f.do(t, "POST", "/api/v1/accounts/acme/topup", adminToken, `{"amount": 0}`).errorOf(t, 400)
+	if !strings.HasPrefix(msg, "amount:") {
+		t.Errorf("zero top-up: error %q does not name amount", msg)
+	}
+	f.do(t, "POST", "/api/v1/accounts/acme/topup", adminToken, `{"amount": "1", "tip": 2}`).errorOf(t, 400)
+	f.do(t, "POST", "/api/v1/accounts/acme/topup", adminToken, `not json`).errorOf(t, 400)
+}
+
+func TestCall(t *testing.T) {
+	f := newFixture(t, nil)
+	want := f.calls[0]
+	r := f.do(t, "GET", "/api/v1/calls/"+want.Server+"/"+want.ID, readToken, "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var got callgraph.Call
+	r.decode(t, &got)
+	if got.ID != want.ID || got.Server != want.Server || len(got.Legs) != len(want.Legs) || got.Disposition != want.Disposition {
+		t.Errorf("got call %s/%s with %d legs (%s), want %s/%s with %d (%s)",
+			got.Server, got.ID, len(got.Legs), got.Disposition, want.Server, want.ID, len(want.Legs), want.Disposition)
+	}
+
+	f.do(t, "GET", "/api/v1/calls/"+want.Server+"/no.such", readToken, "").errorOf(t, 404)
+	f.do(t, "GET", "/api/v1/calls/nowhere/"+want.ID, readToken, "").errorOf(t, 404)
+	f.do(t, "GET", "/api/v1/calls/nowhere/"+want.ID+"/diagram", readToken, "").errorOf(t, 404)
+}
+
+func TestDiagram(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.calls[0]
+	base := "/api/v1/calls/" + c.Server + "/" + c.ID + "/diagram"
+	for _, tc := range []struct{ query, ct, start string }{
+		{"", "image/svg+xml", "<svg"},
+		{"?format=svg", "image/svg+xml", "<svg"},
+		{"?format=dot", "text/vnd.graphviz; charset=utf-8", "digraph"},
+		{"?format=mermaid", "text/plain; charset=utf-8", ""},
+	} {
+		r := f.do(t, "GET", base+tc.query, readToken, "")
+		if r.status != 200 {
+			t.Errorf("%s: status %d: %s", tc.query, r.status, r.body)
+			continue
+		}
+		if got := r.header.Get("Content-Type"); got != tc.ct {
+			t.Errorf("%s: Content-Type %q, want %q", tc.query, got, tc.ct)
+		}
+		if !strings.Contains(r.body, tc.start) || r.body == "" {
+			t.Errorf("%s: body does not hold %q: %.200s", tc.query, tc.start, r.body)
+		}
+	}
+}
+
+func TestReports(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, name := range reportNames {
+		r := f.do(t, "GET", "/api/v1/reports/"+name+"?from=2000-01-01&interval=day&sl=20s&lang=en", readToken, "")
+		if r.status != 200 {
+			t.Errorf("%s: status %d: %s", name, r.status, r.body)
+			continue
+		}
+		var v map[string]any
+		r.decode(t, &v)
+		if len(v) == 0 {
+			t.Errorf("%s: empty report %s", name, r.body)
+		}
+	}
+	f.do(t, "GET", "/api/v1/reports/bogus", readToken, "").errorOf(t, 404)
+}
+
+func TestAccounts(t *testing.T) {
+	f := newFixture(t, nil)
+	r := f.do(t, "GET", "/api/v1/accounts", readToken, "")
+	var list struct{ Accounts []accountJSON }
+	r.decode(t, &list)
+	if len(list.Accounts) != 1 || list.Accounts[0].Name != "acme" || !list.Accounts[0].Balance.Equal(decimal.NewFromInt(5)) {
+		t.Fatalf("accounts: %s", r.body)
+	}
+
+	r = f.do(t, "GET", "/api/v1/accounts/acme", readToken, "")
+	var a accountJSON
+	r.decode(t, &a)
+	if a.Available == nil || !a.Available.Equal(decimal.NewFromInt(5)) || a.Currency != "EUR" {
+		t.Errorf("account: %s", r.body)
+	}
+	f.do(t, "GET", "/api/v1/accounts/nobody", readToken, "").errorOf(t, 404)
+
+	r = f.do(t, "POST", "/api/v1/accounts/acme/topup", adminToken, `{"amount": "2.50", "note": "card"}`)
+	if r.status != 200 {
+		t.Fatalf("top-up: status %d: %s", r.status, r.body)
+	}
+	r.decode(t, &a)
+	if got, want := a.Balance, decimal.RequireFromString("7.5"); !got.Equal(want) {
+		t.Errorf("balance after top-up %s, want %s", got, want)
+	}
+	f.do(t, "POST", "/api/v1/accounts/nobody/topup", adminToken, `{"amount": 1}`).errorOf(t, 404)
+}
+
+func TestAuth(t *testing.T) {
+	f := newFixture(t, fakeStatus)
+	topup := `{"amount": "1"}`
+	for _, tc := range []struct {
+		method, target, token, body string
+		want                        int
+	}{
+		{"GET", "/api/v1/calls", "", "", 401},
+		{"GET", "/api/v1/calls", "wrong", "", 401},
+		{"GET", "/api/v1/calls", readToken, "", 200},
+		{"GET", "/api/v1/calls", adminToken, "", 200},
+		{"GET", "/metrics", "", "", 401},
+		{"GET", "/metrics", readToken, "", 200},
+		{"GET", "/api/v1/openapi.json", "", "", 401},
+		{"GET", "/api/v1/status", "", "", 401},
+		{"POST", "/api/v1/accounts/acme/topup", "", topup, 401},
+		{"POST", "/api/v1/accounts/acme/topup", "wrong", topup, 401},
+		{"POST", "/api/v1/accounts/acme/topup", readToken, topup, 403},
+		{"POST", "/api/v1/accounts/acme/topup", adminToken, topup, 200},
+		{"GET", "/healthz", "", "", 200},
+		{"GET", "/readyz", "", "", 503}, // pbx2 is down
+	} {
+		r := f.do(t, tc.method, tc.target, tc.token, tc.body)
+		if r.status != tc.want {
+			t.Errorf("%s %s with token %q: status %d, want %d (%s)", tc.method, tc.target, tc.token, r.status, tc.want, r.body)
+		}
+		if r.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without WWW-Authenticate", tc.method, tc.target)
+		}
+	}
+}
+
+// TestOpen: without tokens reads need none, and top-ups are refused.
+func TestOpen(t *testing.T) {
+	st, _ := testStore(t)
+	h, err := New(Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fixture{h: h}
+	if r := f.do(t, "GET", "/api/v1/calls?limit=1", "", ""); r.status != 200 {
+		t.Errorf("read without tokens: status %d", r.status)
+	}
+	f.do(t, "POST", "/api/v1/accounts/acme/topup", "", `{"amount": 1}`).errorOf(t, 401)
+}
+
+func TestNotFoundAndMethod(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do(t, "GET", "/api/v1/nothing", readToken, "").errorOf(t, 404)
+	r := f.do(t, "DELETE", "/api/v1/calls", readToken, "")
+	r.errorOf(t, 405)
+	if r.header.Get("Allow") == "" {
+		t.Error("405 without Allow")
+	}
+	// Without a daemon there is no status.
+	f.do(t, "GET", "/api/v1/status", readToken, "").errorOf(t, 404)
+}
+
+func TestStatus(t *testing.T) {
+	f := newFixture(t, fakeStatus)
+	r := f.do(t, "GET", "/api/v1/status", readToken, "")
+	var st statusJSON
+	r.decode(t, &st)
+	if len(st.Sources) != 2 || st.Sources[0].Events != 1234 || st.Writer.Waiting != 4 || st.Sent != 54 {
+		t.Errorf("status: %s", r.body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, fakeStatus)
+	r := f.do(t, "GET", "/metrics", readToken, "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	for _, line := range []string{
+		`calltrail_events_handled_total{server="pbx1"} 1234`,
+		`calltrail_events_unplaced_total{server="pbx1"} 7`,
+		`calltrail_calls_completed_total{server="pbx1"} 56`,
+		`calltrail_calls_in_flight{server="pbx1"} 3`,
+		`calltrail_legs_in_flight{server="pbx1"} 5`,
+		`calltrail_ami_connected{server="pbx1"} 1`,
+		`calltrail_ami_connected{server="pbx2"} 0`,
+		`calltrail_writer_queue_depth 4`,
+		`calltrail_writer_saved_total 50`,
+		`calltrail_writer_rejected_total 2`,
+		`calltrail_database_unreachable 0`,
+		`calltrail_calls_sent_total 54`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(r.body, "\n"+line) {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	up := func() daemon.Status {
+		return daemon.Status{Sources: []daemon.SourceStatus{{ID: "pbx1", Connected: true}}}
+	}
+	f := newFixture(t, up)
+	if r := f.do(t, "GET", "/readyz", "", ""); r.status != 200 {
+		t.Errorf("all up: status %d: %s", r.status, r.body)
+	}
+	f = newFixture(t, fakeStatus)
+	r := f.do(t, "GET", "/readyz", "", "")
+	var v struct{ Status, Reason string }
+	r.decode(t, &v)
+	if r.status != 503 || !strings.Contains(v.Reason, "pbx2") || strings.Contains(v.Reason, "pbx1") {
+		t.Errorf("pbx2 down: status %d, %s", r.status, r.body)
+	}
+
+	h, err := New(Options{Store: downStore{}, PingTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = fixture{h: h}.do(t, "GET", "/readyz", "", "")
+	r.decode(t, &v)
+	if r.status != 503 || !strings.Contains(v.Reason, "database") {
+		t.Errorf("database down: status %d, %s", r.status, r.body)
+	}
+}
+
+// downStore is a database that does not answer.
+type downStore struct{ Store }
+
+func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
+
+func TestCheckAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr  string
+		o     Options
+		allow bool
+	}{
+		{"127.0.0.1:8080", Options{}, true},
+		{"[::1]:8080", Options{}, true},
+		{"localhost:8080", Options{}, true},
+		{":8080", Options{}, false},
+		{"0.0.0.0:8080", Options{}, false},
+		{"192.0.2.1:8080", Options{}, false},
+		{"0.0.0.0:8080", Options{ReadToken: "x"}, true},
+		{"0.0.0.0:8080", Options{AdminToken: "x"}, true},
+	} {
+		err := tc.o.CheckAddr(tc.addr)
+		if (err == nil) != tc.allow {
+			t.Errorf("CheckAddr(%q) with tokens %q/%q: %v, want allowed %v", tc.addr, tc.o.ReadToken, tc.o.AdminToken, err, tc.allow)
+		}
+		if err != nil && !errors.Is(err, ErrNoToken) {
+			t.Errorf("CheckAddr(%q): %v is not ErrNoToken", tc.addr, err)
+		}
+	}
+}
+
+func TestOpenAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	r := f.do(t, "GET", "/api/v1/openapi.json", readToken, "")
+	var doc struct {
+		OpenAPI string
+		Paths   map[string]any
+	}
+	r.decode(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q", doc.OpenAPI)
+	}
+	for _, p := range []string{"/api/v1/calls", "/api/v1/calls/{server}/{id}", "/api/v1/calls/{server}/{id}/diagram", "/api/v1/reports/{name}", "/api/v1/accounts", "/api/v1/accounts/{name}", "/api/v1/accounts/{name}/topup", "/api/v1/status"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
