@@ -15,6 +15,7 @@ import (
 	"github.com/calltrail/calltrail/billing"
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/config"
+	"github.com/calltrail/calltrail/internal/store"
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,6 +24,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "json", "output: json (one call per line) or table")
 	server := fs.String("server", "asterisk", "server id written on every call")
 	stats := fs.Bool("stats", false, "print what the engine saw to standard error")
+	dbDSN := fs.String("db", "", "also store every call in this database (sqlite:FILE, postgres://…, mysql://…)")
 	rates := fs.String("rates", "", "rate plan file: price the billable legs (see configs/rates.yaml)")
 	var trunks stringList
 	fs.Var(&trunks, "trunk", "channel pattern of a trunk leg, e.g. 'PJSIP/carrier-*' (repeatable)")
@@ -51,6 +53,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		out = newTablePrinter(stdout)
 	default:
 		return usageError{fmt.Sprintf("replay: unknown --format %q (want json or table)", *format)}
+	}
+	if *dbDSN != "" {
+		st, err := store.Open(ctx, *dbDSN)
+		if err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		defer st.Close()
+		// Innermost: what reaches the database is the priced record.
+		out = &storePrinter{callPrinter: out, ctx: ctx, st: st}
 	}
 	var rater *billing.Rater
 	if *rates != "" {
@@ -178,3 +189,38 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// storePrinter also writes the calls to a database, in batches; writing a
+// call again replaces it.
+type storePrinter struct {
+	callPrinter
+	ctx   context.Context
+	st    *store.Store
+	batch []*callgraph.Call
+}
+
+func (p *storePrinter) Print(c *callgraph.Call) error {
+	p.batch = append(p.batch, c)
+	if len(p.batch) >= 500 {
+		if err := p.flush(); err != nil {
+			return err
+		}
+	}
+	return p.callPrinter.Print(c)
+}
+
+func (p *storePrinter) flush() error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	err := p.st.SaveCalls(p.ctx, p.batch)
+	p.batch = p.batch[:0]
+	return err
+}
+
+func (p *storePrinter) Close() error {
+	if err := p.flush(); err != nil {
+		return err
+	}
+	return p.callPrinter.Close()
+}
