@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"account": {"create and top up prepaid accounts, show balances and ledgers", runAccount},
 		"export":  {"write stored calls as CSV, JSON lines or Asterisk's Master.csv", runExport},
 		"rerate":  {"price stored calls again with a new rate file, and show the difference", runRerate},
+		"web":     {"serve the HTTP API, reports and /metrics from the database alone", runWeb},
 		"rebuild": {"re-derive every call from serve's journal and store it again", runRebuild},
 	}
 }

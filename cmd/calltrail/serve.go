@@ -38,6 +38,7 @@ type serveFlags struct {
 	logLevel   string
 	logFormat  string
 	rates      string
+	http       httpFlags // the HTTP API (http.go)
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -55,6 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json")
 	fs.StringVar(&f.rates, "rates", "", "rate plan file (see configs/rates.yaml)")
+	f.http.register(fs, "http", "", "HTTP API, /metrics and probes listen address, e.g. 127.0.0.1:8080 (default off; see docs/api.md)")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -248,11 +250,17 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	stopHTTP, err := serveHTTP(f.http, st, d, log) // the HTTP API (http.go)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	if ready != nil {
 		ready(d)
 	}
 	log.Info("calltrail serving", "servers", len(opts.Sources), "db", st.Dialect(), "journal", opts.Journal != nil)
 	err = d.Run(ctx)
+	stopHTTP()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var httpAddrRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+
+// startCommand runs a calltrail command that serves HTTP until the test
+// ends, and returns its base URL.
+func startCommand(t *testing.T, args ...string) (base string, errb *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errb = new(syncBuffer)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, io.Discard, errb) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("calltrail %s: %v", args[0], err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("calltrail %s did not stop", args[0])
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if m := httpAddrRE.FindStringSubmatch(errb.String()); m != nil {
+			return "http://" + m[1], errb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTP address announced:\n%s", errb.String())
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("calltrail %s ended: %v\n%s", args[0], err, errb.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestWebAPI runs "calltrail web" on a database and reads its calls.
+func TestWebAPI(t *testing.T) {
+	t.Setenv("CALLTRAIL_TOKEN", "reader")
+	t.Setenv("CALLTRAIL_ADMIN_TOKEN", "")
+	db := testDB(t, "S06", "S08", "S21")
+	base, _ := startCommand(t, "web", "--db", db, "--listen", "127.0.0.1:0")
+
+	if code, body := get(t, base+"/api/v1/calls", ""); code != 401 {
+		t.Errorf("no token: %d %s", code, body)
+	}
+	code, body := get(t, base+"/api/v1/calls", "reader")
+	if code != 200 {
+		t.Fatalf("GET /api/v1/calls: %d %s", code, body)
+	}
+	var page struct {
+		Calls []struct {
+			ID     string `json:"call_id"`
+			Server string `json:"server"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(page.Calls), len(golden(t, "S06", "S08", "S21")); got != want {
+		t.Errorf("got %d calls, want %d", got, want)
+	}
+	if code, _ := get(t, base+"/healthz", ""); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, body := get(t, base+"/readyz", ""); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	if code, body := get(t, base+"/api/v1/status", "reader"); code != 404 {
+		t.Errorf("/api/v1/status without a daemon: %d %s", code, body)
+	}
+}
+
+func TestWebRefuses(t *testing.T) {
+	t.Setenv("CALLTRAIL_TOKEN", "")
+	t.Setenv("CALLTRAIL_ADMIN_TOKEN", "")
+	db := testDB(t, "S06")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"web", "--db", db, "--listen", "0.0.0.0:0"}, "needs a token"},
+		{[]string{"web", "--db", db, "--listen", ":0"}, "needs a token"},
+		{[]string{"web", "--db", db, "--token-file", filepath.Join(t.TempDir(), "none")}, "--token-file"},
+		{[]string{"web", "--db", "sqlite:" + filepath.Join(t.TempDir(), "none.db")}, "does not exist"},
+		{[]string{"serve", "--ami", "127.0.0.1:1", "--user", "u", "--secret", "s", "--db", "sqlite:" + filepath.Join(t.TempDir(), "s.db"), "--agi", "off", "--no-journal", "--http", "0.0.0.0:0"}, "needs a token"},
+	} {
+		_, _, err := calltrail(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("calltrail %s: %v, want an error with %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestServeAPI runs "calltrail serve --http" against "calltrail sim" and
+// waits until /readyz sees the Asterisk connected.
+func TestServeAPI(t *testing.T) {
+	t.Setenv("CALLTRAIL_TOKEN", "reader")
+	t.Setenv("CALLTRAIL_ADMIN_TOKEN", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var simErr syncBuffer
+	simDone := make(chan error, 1)
+	go func() {
+		simDone <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--user", "lab", "--secret", "labpass", "--fast",
+			"../../testdata/asterisk20/S01/ami.log"}, io.Discard, &simErr)
+	}()
+	defer func() { cancel(); <-simDone }()
+	simRE := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
+	var amiAddr string
+	for deadline := time.Now().Add(10 * time.Second); amiAddr == ""; {
+		if m := simRE.FindStringSubmatch(simErr.String()); m != nil {
+			amiAddr = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sim announced no address:\n%s", simErr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	base, errb := startCommand(t, "serve", "--ami", amiAddr, "--user", "lab", "--secret", "labpass",
+		"--db", "sqlite:"+filepath.Join(dir, "calls.db"), "--agi", "off", "--no-journal", "--http", "127.0.0.1:0")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, _ := get(t, base+"/readyz", "")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never 200:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, body := get(t, base+"/api/v1/status", "reader")
+	if code != 200 || !strings.Contains(body, `"connected":true`) {
+		t.Errorf("/api/v1/status: %d %s", code, body)
+	}
+	code, body = get(t, base+"/metrics", "reader")
+	if code != 200 || !strings.Contains(body, "calltrail_ami_connected{server=\"127.0.0.1\"} 1") {
+		t.Errorf("/metrics: %d %.2000s", code, body)
+	}
+}
