@@ -496,3 +496,21 @@ func TestOpenAPI(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// brokenStore fails with an error that must not reach the client.
+type brokenStore struct{ Store }
+
+func (brokenStore) Calls(context.Context, store.Filter) ([]*callgraph.Call, error) {
+	return nil, errors.New("dial tcp 10.0.0.5:5432: password authentication failed for user calltrail")
+}
+
+func TestInternalError(t *testing.T) {
+	h, err := New(Options{Store: brokenStore{}, ReadToken: readToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fixture{h: h}.do(t, "GET", "/api/v1/calls", readToken, "").errorOf(t, 500)
+	if msg != "internal error" {
+		t.Errorf("500 says %q", msg)
+	}
+}
