@@ -35,6 +35,7 @@ type serveFlags struct {
 	journalDir string
 	noJournal  bool
 	sync       string
+	retention  time.Duration
 	logLevel   string
 	logFormat  string
 	rates      string
@@ -53,6 +54,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.journalDir, "journal", "", "event journal folder (default: beside the database)")
 	fs.BoolVar(&f.noJournal, "no-journal", false, "keep no journal: calls in flight at a crash are lost")
 	fs.StringVar(&f.sync, "journal-sync", "interval", "journal fsync policy: always, interval (1 s) or never")
+	fs.DurationVar(&f.retention, "journal-retention", 0, "delete journal segments older than this (e.g. 2160h for 90 days) once no open call needs them; 0 keeps all")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json")
 	fs.StringVar(&f.rates, "rates", "", "rate plan file (see configs/rates.yaml)")
@@ -221,6 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 			log.Warn("journal: cut a record a crash had left half-written", "bytes", n, "dir", dir)
 		}
 		opts.Journal = j
+		opts.JournalRetention = f.retention
 	}
 	rater, err := loadRater(cfg)
 	if err != nil {

@@ -54,6 +54,9 @@ type Options struct {
 
 	// Journal, when not nil, is where every event goes first.
 	Journal *journal.Journal
+	// JournalRetention, when positive, deletes journal segments older than
+	// it once no open call needs them.
+	JournalRetention time.Duration
 
 	// AGIListener, when not nil, serves FastAGI on it (the tag handler and
 	// whatever AGIHandlers adds).

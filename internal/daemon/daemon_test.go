@@ -334,3 +334,68 @@ func TestResyncAfterReconnect(t *testing.T) {
 		t.Errorf("gaps %+v list no estimated time", c.Gaps)
 	}
 }
+
+// With a retention, the journal segments no open call needs are deleted
+// once the calls before them are in the database; what remains still
+// recovers.
+func TestJournalRetention(t *testing.T) {
+	dir := t.TempDir()
+	ast := amitest.NewServer(amitest.Config{Username: "lab", Secret: "labpass"})
+	defer ast.Close()
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "calls.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	jdir := filepath.Join(dir, "journal")
+	j, err := journal.Open(jdir, journal.Options{SegmentSize: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	cfg := ami.DefaultConfig()
+	cfg.Username, cfg.Secret = "lab", "labpass"
+	d, err := New(Options{
+		Sources: []Source{{ID: "pbx1", Addr: ast.Addr(), Config: cfg}},
+		Store:   st, Journal: j, JournalRetention: time.Nanosecond,
+		CheckpointEvery: 20 * time.Millisecond, WriterDelay: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := ast.WaitLogins(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for ast.Send(ami.NewMessage("Event", "TestReady")) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "asterisk20", "S14", "ami.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast.Play(bytes.NewReader(data))
+	waitCalls(t, st, 20)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(jdir, "journal-00000001.log")); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first journal segment was never pruned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(jdir)
+	if len(entries) == 0 {
+		t.Fatal("pruning removed the segment being written")
+	}
+}

@@ -262,6 +262,7 @@ func (d *Daemon) checkpoints(ctx context.Context) {
 				continue
 			}
 			saved = c.seq
+			d.prune(posOf(saved))
 		}
 	}
 }
@@ -305,4 +306,21 @@ func (d *Daemon) saveCheckpoint() error {
 		return err
 	}
 	return d.opts.Journal.SaveCheckpoint(posOf(cp), time.Now().UTC().Format(time.RFC3339))
+}
+
+// prune deletes the journal segments wholly before the checkpoint that
+// are older than the retention (Options.JournalRetention; zero keeps
+// everything, so that a month can be rebuilt).
+func (d *Daemon) prune(checkpoint journal.Position) {
+	r := d.opts.JournalRetention
+	if r <= 0 || d.opts.Journal == nil {
+		return
+	}
+	cutoff := time.Now().Add(-r).UnixNano()
+	n, err := d.opts.Journal.Prune(checkpoint, func(mod int64) bool { return mod < cutoff })
+	if err != nil {
+		d.log.Error("journal prune", "err", err)
+	} else if n > 0 {
+		d.log.Info("journal pruned", "segments", n, "older_than", r.String())
+	}
 }
