@@ -92,6 +92,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg := &gorm.Config{
 		NamingStrategy:         names,
 		SkipDefaultTransaction: true,
+		PrepareStmt:            true, // a batch runs the same inserts again and again
 		DisableAutomaticPing:   true,
 		Logger:                 gormlogger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
