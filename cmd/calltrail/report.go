@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/calltrail/calltrail/internal/api"
 	"html"
 	"io"
 	"os"
@@ -320,25 +321,14 @@ func sqliteFile(dsn string) string {
 	return file
 }
 
-// parseTime reads a time as RFC 3339, or as a date with an optional time
-// of day in loc. A date alone as the end of a period (end) means the end
-// of that day, so that --from 2026-11-22 --to 2026-11-22 is that day.
+// parseTime reads a time the way the HTTP API does (api.ParseTime), with
+// the text in the error.
 func parseTime(s string, loc *time.Location, end bool) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	t, err := api.ParseTime(s, loc, end)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %w", s, err)
 	}
-	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
-		if end {
-			t = t.AddDate(0, 0, 1)
-		}
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("time %q: want RFC 3339, 2026-11-22 or 2026-11-22 10:00", s)
+	return t, nil
 }
 
 // parseTarget reads a duration ("20s", "1m30s") or a number of seconds.

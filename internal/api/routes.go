@@ -31,12 +31,12 @@ func filter(q url.Values, loc *time.Location) (store.Filter, error) {
 	}
 	var err error
 	if v := q.Get("from"); v != "" {
-		if f.From, err = parseTime(v, loc, false); err != nil {
+		if f.From, err = ParseTime(v, loc, false); err != nil {
 			return f, badParam("from", "%v", err)
 		}
 	}
 	if v := q.Get("to"); v != "" {
-		if f.To, err = parseTime(v, loc, true); err != nil {
+		if f.To, err = ParseTime(v, loc, true); err != nil {
 			return f, badParam("to", "%v", err)
 		}
 	}
@@ -58,9 +58,11 @@ func location(q url.Values) (*time.Location, error) {
 	return loc, nil
 }
 
-// parseTime reads RFC 3339, or a date with an optional time of day in loc;
-// a date alone as the end of a period means the end of that day.
-func parseTime(s string, loc *time.Location, end bool) (time.Time, error) {
+// ParseTime reads a time as RFC 3339, or as a date with an optional time
+// of day ("2026-11-22", "2026-11-22 10:00") in loc. A date alone as the end
+// of a period (end) means the end of that day, so that from 2026-11-22 to
+// 2026-11-22 is that whole day. The command line reads times the same way.
+func ParseTime(s string, loc *time.Location, end bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
@@ -75,7 +77,7 @@ func parseTime(s string, loc *time.Location, end bool) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, errors.New("want RFC 3339 or a date such as 2026-11-22")
+	return time.Time{}, errors.New("want RFC 3339, 2026-11-22 or 2026-11-22 10:00")
 }
 
 func intParam(q url.Values, name string, def, max int) (int, error) {
