@@ -210,6 +210,17 @@ func (c *Conn) handshakeAction(action *Message) (*Message, error) {
 		if !m.IsEvent() && m.IsResponse() && m.ActionID() == id {
 			return m, nil
 		}
+		if m.IsEvent() {
+			// An event can come before the login's response (the session
+			// is authenticated a moment before the response is written):
+			// keep it, in order, for Events. The reader has not started,
+			// so nothing else sends on the channel yet.
+			select {
+			case c.events <- m:
+			default:
+				return nil, wrap(ErrSlowConsumer, "ami: "+c.addr)
+			}
+		}
 	}
 }
 

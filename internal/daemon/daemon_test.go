@@ -67,6 +67,7 @@ type fixture struct {
 	cancel   context.CancelFunc
 	done     chan error
 	agiAddr  string
+	jdir     string
 }
 
 func start(t *testing.T, dir string, withJournal bool, agiOn bool) *fixture {
@@ -88,14 +89,15 @@ func start(t *testing.T, dir string, withJournal bool, agiOn bool) *fixture {
 		WriterDelay:     10 * time.Millisecond,
 	}
 	if withJournal {
-		j, err := journal.Open(filepath.Join(dir, "journal"), journal.Options{})
+		jdir := filepath.Join(dir, "journal")
+		j, err := journal.Open(jdir, journal.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { j.Close() })
 		opts.Journal = j
 	}
-	f := &fixture{asterisk: ast, st: st}
+	f := &fixture{asterisk: ast, st: st, jdir: filepath.Join(dir, "journal")}
 	if agiOn {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -185,7 +187,7 @@ func TestServeStoresWhatReplayComputes(t *testing.T) {
 					t.Errorf("call %s:\nstored:\n%s\nreplay:\n%s", c.ID, legTimes(c), legTimes(w))
 				}
 				if c.Server != "pbx1" || !c.Complete {
-					t.Errorf("call %s: server %q complete %v", c.ID, c.Server, c.Complete)
+					t.Errorf("call %s: server %q complete %v gaps %+v (logins %d, requests %+v)", c.ID, c.Server, c.Complete, c.Gaps, f.asterisk.Logins(), f.asterisk.Requests())
 				}
 			}
 		})

@@ -54,7 +54,13 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 			switch m.Event() {
 			case ami.EventConnected:
 				p.connected.Store(true)
-				go p.snapshot(ctx)
+				// Reconcile only what may have changed unseen: calls open
+				// across the reconnect (or recovered from the journal).
+				// Calls that were already up when calltrail started are
+				// adopted from their next events anyway.
+				if p.eng.Stats().OpenLegs > 0 {
+					go p.snapshot(ctx)
+				}
 			case ami.EventDisconnected:
 				p.connected.Store(false)
 			}
