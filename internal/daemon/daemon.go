@@ -96,6 +96,10 @@ type Daemon struct {
 	hardCancel context.CancelFunc
 }
 
+// DefaultWriterDelay is the longest a completed call waits for its
+// database batch to fill.
+const DefaultWriterDelay = 20 * time.Millisecond
+
 // ShutdownTimeout is how long a shutdown waits for the database to take
 // the calls still queued; with a journal, calls not saved by then are
 // recovered at the next start.
@@ -108,6 +112,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = time.Second
+	}
+	if opts.WriterDelay <= 0 {
+		// A call waits at most this long for its batch to fill: live, a
+		// row lands within tens of milliseconds of the hangup; under load
+		// the batches fill (WriterBatch) long before.
+		opts.WriterDelay = DefaultWriterDelay
 	}
 	log := opts.Logger
 	if log == nil {
