@@ -91,3 +91,35 @@ func TestReplayIntoDatabase(t *testing.T) {
 		t.Fatalf("printed %d calls, stored %d (want 20 each)", printed, len(got))
 	}
 }
+
+// A capture cut inside its last message, or holding a message over the
+// size limits, still replays: the damaged message is left out with a
+// warning and every call is printed.
+func TestReplayDamagedCapture(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "asterisk20", "S05", "ami.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := "Event: UserEvent\r\nData: " + strings.Repeat("x", 2<<20) + "\r\n\r\n"
+	for name, content := range map[string]string{
+		"cut":  string(data) + "Event: Newstate\r\nChannel: SIP/10",
+		"huge": huge + string(data),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ami.log")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			if err := run(context.Background(), []string{"replay", path}, &out, &errb); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+			if n := strings.Count(out.String(), "\n"); n != 1 {
+				t.Errorf("%d calls printed, want the one call of S05", n)
+			}
+			if !strings.Contains(errb.String(), "left out") {
+				t.Errorf("no warning: %q", errb.String())
+			}
+		})
+	}
+}

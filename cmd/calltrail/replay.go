@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,6 +93,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		for _, w := range st.warnings {
+			fmt.Fprintln(stderr, "calltrail: replay:", w)
+		}
 		if st.untimed > int(st.Events)/2 {
 			fmt.Fprintf(stderr, "calltrail: %s: %d of %d events have no Timestamp header: their times are only their order. Set timestampevents = yes in manager.conf, or rebuild from calltrail's journal, which keeps arrival times.\n", name, st.untimed, st.Events)
 		}
@@ -125,6 +129,17 @@ func replayFile(ctx context.Context, name, server string, out callPrinter) (repl
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// A capture cut in the middle of a message (the recorder was
+			// stopped): the calls so far are still worth printing.
+			st.warnings = append(st.warnings, fmt.Sprintf("%s: the capture ends inside message %d; it is left out", name, n+1))
+			break
+		}
+		if errors.Is(err, ami.ErrLineTooLong) || errors.Is(err, ami.ErrMessageTooLarge) {
+			// The reader skipped that message and can go on.
+			st.warnings = append(st.warnings, fmt.Sprintf("%s: message %d left out: %v", name, n+1, err))
+			continue
+		}
 		if err != nil {
 			return st, fmt.Errorf("replay %s: message %d: %w", name, n+1, err)
 		}
@@ -149,7 +164,8 @@ func replayFile(ctx context.Context, name, server string, out callPrinter) (repl
 
 type replayStats struct {
 	callgraph.Stats
-	untimed int
+	untimed  int
+	warnings []string
 }
 
 // A callPrinter writes completed calls somewhere.
