@@ -25,10 +25,6 @@ import (
 	"github.com/calltrail/calltrail/reports/causes"
 )
 
-// reportNames are the reports "calltrail report NAME" prints, in the
-// order the usage lists them.
-var reportNames = []string{"queues", "agents", "causes", "kpi", "quality"}
-
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,9 +63,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Sprintf("report: --html writes every report: give no report name (got %q)", name)}
 	case *htmlOut == "" && name == "":
 		fs.Usage()
-		return usageError{"report: no report named (want " + orList(reportNames) + ", or --html FILE)"}
-	case *htmlOut == "" && !slices.Contains(reportNames, name):
-		return usageError{fmt.Sprintf("report: unknown report %q (want %s)", name, orList(reportNames))}
+		return usageError{"report: no report named (want " + orList(reports.Names) + ", or --html FILE)"}
+	case *htmlOut == "" && !slices.Contains(reports.Names, name):
+		return usageError{fmt.Sprintf("report: unknown report %q (want %s)", name, orList(reports.Names))}
 	}
 	var f reports.Format
 	switch *format {
@@ -102,15 +98,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"report: " + strings.TrimPrefix(err.Error(), "reports: ")}
 	}
 
-	keep := func(*callgraph.Call) bool { return true }
-	switch name {
-	case "queues":
-		keep = hasQueue
-	case "agents":
-		keep = func(c *callgraph.Call) bool { return hasQueue(c) || hasConnection(c, callgraph.KindQueueAttempt) }
-	case "quality":
-		keep = hasQuality
-	}
+	keep := func(c *callgraph.Call) bool { return reports.Needs(name, c) }
 	calls, matched, err := sel.load(ctx, "report", stderr, keep)
 	if err != nil {
 		return err
@@ -122,18 +110,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *htmlOut != "" {
 		return writeHTMLReport(*htmlOut, "calltrail report", calls, o)
 	}
-	var r reports.Report
-	switch name {
-	case "queues":
-		r = reports.Queues(calls, o)
-	case "agents":
-		r = reports.Agents(calls)
-	case "causes":
-		r = reports.Causes(calls, o)
-	case "kpi":
-		r = reports.KPI(calls, o)
-	case "quality":
-		r = reports.Quality(calls, o)
+	r, err := reports.ByName(name, calls, o)
+	if err != nil {
+		return err
 	}
 	bw := bufio.NewWriter(stdout)
 	if err := reports.Write(bw, f, r); err != nil {
@@ -356,28 +335,14 @@ func orList(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-func hasQueue(c *callgraph.Call) bool { return len(c.Queues) > 0 }
-
-func hasConnection(c *callgraph.Call, kinds ...string) bool {
-	for _, x := range c.Connections {
-		if slices.Contains(kinds, x.Kind) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasQuality(c *callgraph.Call) bool {
-	for _, l := range c.Legs {
-		if l.Quality != nil {
-			return true
-		}
-	}
-	return false
-}
-
 func hasTransfer(c *callgraph.Call) bool {
-	return hasConnection(c, callgraph.KindBlindTransfer, callgraph.KindAttendedTransfer, callgraph.KindAttendedTransferAbandoned)
+	return slices.ContainsFunc(c.Connections, func(x callgraph.Connection) bool {
+		switch x.Kind {
+		case callgraph.KindBlindTransfer, callgraph.KindAttendedTransfer, callgraph.KindAttendedTransferAbandoned:
+			return true
+		}
+		return false
+	})
 }
 
 // maxHTMLDiagrams bounds the transfer diagrams one HTML report embeds: a

@@ -18,6 +18,7 @@ import (
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/daemon"
 	"github.com/calltrail/calltrail/internal/store"
+	"github.com/calltrail/calltrail/reports"
 	"github.com/shopspring/decimal"
 )
 
@@ -282,7 +283,7 @@ func TestDiagram(t *testing.T) {
 
 func TestReports(t *testing.T) {
 	f := newFixture(t, nil)
-	for _, name := range reportNames {
+	for _, name := range reports.Names {
 		r := f.do(t, "GET", "/api/v1/reports/"+name+"?from=2000-01-01&interval=day&sl=20s&lang=en", readToken, "")
 		if r.status != 200 {
 			t.Errorf("%s: status %d: %s", name, r.status, r.body)

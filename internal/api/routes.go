@@ -192,13 +192,10 @@ func (s *server) diagram(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// reportNames are the reports of GET /api/v1/reports/{name}.
-var reportNames = []string{"queues", "agents", "causes", "kpi", "quality"}
-
 func (s *server) report(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if !slices.Contains(reportNames, name) {
-		return notFound("no report %q (want %s)", name, strings.Join(reportNames, ", "))
+	if !slices.Contains(reports.Names, name) {
+		return notFound("no report %q (want %s)", name, strings.Join(reports.Names, ", "))
 	}
 	q := r.URL.Query()
 	o := reports.DefaultOptions()
@@ -233,36 +230,18 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) error {
 	if err := o.Validate(); err != nil {
 		return &Error{Status: http.StatusBadRequest, Msg: strings.TrimPrefix(err.Error(), "reports: ")}
 	}
-	keep := func(*callgraph.Call) bool { return true }
-	switch name {
-	case "queues":
-		keep = hasQueue
-	case "agents":
-		keep = func(c *callgraph.Call) bool { return hasQueue(c) || hasConnection(c, callgraph.KindQueueAttempt) }
-	case "quality":
-		keep = hasQuality
-	}
 	var calls []*callgraph.Call
 	for c, err := range s.o.Store.Iterate(r.Context(), f) {
 		if err != nil {
 			return err
 		}
-		if keep(c) {
+		if reports.Needs(name, c) {
 			calls = append(calls, c)
 		}
 	}
-	var rep reports.Report
-	switch name {
-	case "queues":
-		rep = reports.Queues(calls, o)
-	case "agents":
-		rep = reports.Agents(calls)
-	case "causes":
-		rep = reports.Causes(calls, o)
-	case "kpi":
-		rep = reports.KPI(calls, o)
-	case "quality":
-		rep = reports.Quality(calls, o)
+	rep, err := reports.ByName(name, calls, o)
+	if err != nil {
+		return err
 	}
 	var b bytes.Buffer
 	if err := reports.Write(&b, reports.FormatJSON, rep); err != nil {
@@ -271,16 +250,6 @@ func (s *server) report(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err = w.Write(b.Bytes())
 	return err
-}
-
-func hasQueue(c *callgraph.Call) bool { return len(c.Queues) > 0 }
-
-func hasConnection(c *callgraph.Call, kinds ...string) bool {
-	return slices.ContainsFunc(c.Connections, func(x callgraph.Connection) bool { return slices.Contains(kinds, x.Kind) })
-}
-
-func hasQuality(c *callgraph.Call) bool {
-	return slices.ContainsFunc(c.Legs, func(l *callgraph.Leg) bool { return l.Quality != nil })
 }
 
 // accountJSON is an account as the API shows it. Reserved and Available
