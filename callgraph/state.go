@@ -28,11 +28,10 @@ type leg struct {
 	dialString string
 	connected  string // ConnectedLineNum, last known
 
-	cause      int
-	causeText  string
-	techCause  int
-	requested  bool   // the party itself asked to hang up (HangupRequest)
-	releasedBy string // set at release
+	cause     int
+	causeText string
+	techCause int
+	requested bool // the party itself asked to hang up (HangupRequest)
 
 	role     string
 	dialedBy *leg

@@ -83,11 +83,10 @@ type Daemon struct {
 	calls  chan *callgraph.Call
 	writer *store.Writer
 
-	mu     sync.Mutex // guards pipes and order, which recovery may grow
-	pipes  map[string]*pipeline
-	order  []*pipeline
-	sent   atomic.Uint64 // calls handed to the writer
-	status sync.Map      // per source: connection state
+	mu    sync.Mutex // guards pipes and order, which recovery may grow
+	pipes map[string]*pipeline
+	order []*pipeline
+	sent  atomic.Uint64 // calls handed to the writer
 
 	journalErrs atomic.Uint64
 

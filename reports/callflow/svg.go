@@ -62,8 +62,6 @@ const confR = 36.0
 // path is an edge's geometry: a quadratic curve p0 → p2 bent through c.
 type path struct{ p0, c, p2 pt }
 
-func (p path) mid() pt { return p.at(0.5) }
-
 // at is the point of the curve at parameter t.
 func (p path) at(t float64) pt {
 	return p.p0.scale((1 - t) * (1 - t)).add(p.c.scale(2 * t * (1 - t))).add(p.p2.scale(t * t))
