@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,34 +187,22 @@ func (d *Daemon) recover(ctx context.Context) error {
 	if err := j.Flush(); err != nil {
 		return err
 	}
-	rd, err := journal.NewReader(j.Dir(), from)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	n := 0
-	for {
-		rec, pos, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	n, skipped := 0, 0
+	for x, err := range readJournal(j.Dir(), from, &skipped) {
 		if err != nil {
-			return fmt.Errorf("recover from journal %s: %w", j.Dir(), err)
+			return fmt.Errorf("recover: %w", err)
 		}
-		r := ami.NewReader(newBytesReader(rec.Data))
-		m, err := r.ReadMessage()
-		if err != nil {
-			d.log.Warn("journal record not an AMI message", "at", pos.String(), "err", err)
-			continue
-		}
-		p := d.pipeline(rec.Server)
-		p.lastSeq = seqOf(pos)
-		for _, c := range p.eng.HandleSeq(m, rec.Arrival, seqOf(pos)) {
+		p := d.pipeline(x.rec.Server)
+		p.lastSeq = x.seq
+		for _, c := range p.eng.HandleSeq(x.m, x.rec.Arrival, x.seq) {
 			if !d.send(ctx, p, c) {
 				return ctx.Err()
 			}
 		}
 		n++
+	}
+	if skipped > 0 {
+		d.log.Warn("journal records that are not AMI messages were skipped", "records", skipped)
 	}
 	for _, p := range d.order {
 		p.note()

@@ -2,12 +2,9 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/journal"
 )
@@ -28,11 +25,6 @@ type RebuildStats struct {
 // serve will complete them.
 func Rebuild(ctx context.Context, dir string, from, to time.Time, rater Rater, save func([]*callgraph.Call) error) (RebuildStats, error) {
 	var st RebuildStats
-	rd, err := journal.NewReader(dir, journal.Position{})
-	if err != nil {
-		return st, err
-	}
-	defer rd.Close()
 	engines := map[string]*callgraph.Engine{}
 	var batch []*callgraph.Call
 	flush := func() error {
@@ -43,28 +35,21 @@ func Rebuild(ctx context.Context, dir string, from, to time.Time, rater Rater, s
 		batch = batch[:0]
 		return err
 	}
-	for {
-		if st.Events&1023 == 0 && ctx.Err() != nil {
-			return st, ctx.Err()
-		}
-		rec, pos, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	skipped := 0
+	for x, err := range readJournal(dir, journal.Position{}, &skipped) {
 		if err != nil {
 			return st, fmt.Errorf("rebuild: %w", err)
 		}
+		if st.Events&1023 == 0 && ctx.Err() != nil {
+			return st, ctx.Err()
+		}
 		st.Events++
-		m, err := ami.NewReader(newBytesReader(rec.Data)).ReadMessage()
-		if err != nil {
-			continue
-		}
-		eng := engines[rec.Server]
+		eng := engines[x.rec.Server]
 		if eng == nil {
-			eng = callgraph.New(callgraph.Options{Server: rec.Server})
-			engines[rec.Server] = eng
+			eng = callgraph.New(callgraph.Options{Server: x.rec.Server})
+			engines[x.rec.Server] = eng
 		}
-		for _, c := range eng.HandleSeq(m, rec.Arrival, seqOf(pos)) {
+		for _, c := range eng.HandleSeq(x.m, x.rec.Arrival, x.seq) {
 			if (!from.IsZero() && c.Start.Before(from)) || (!to.IsZero() && !c.Start.Before(to)) {
 				st.Skipped++
 				continue
@@ -81,6 +66,7 @@ func Rebuild(ctx context.Context, dir string, from, to time.Time, rater Rater, s
 			}
 		}
 	}
+	st.Events += skipped
 	for _, eng := range engines {
 		st.StillOpen += eng.Stats().OpenCalls
 	}
