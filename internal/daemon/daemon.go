@@ -166,6 +166,7 @@ func (d *Daemon) pipeline(id string) *pipeline {
 		id:   id,
 		eng:  callgraph.New(callgraph.Options{Server: id}),
 		tags: make(chan *ami.Message, 256),
+		live: make(chan chan []*callgraph.Call),
 	}
 	p.note() // from here on the engine keeps the spans checkpoints need
 	d.pipes[id] = p
@@ -331,6 +332,41 @@ func (d *Daemon) Status() Status {
 		})
 	}
 	return st
+}
+
+// LiveTimeout bounds how long Live waits for a busy pipeline.
+const LiveTimeout = 2 * time.Second
+
+// Live returns the calls in progress on every server, as the engines see
+// them now (callgraph.Engine.InProgress on Asterisk's clock): each engine
+// builds them between two events, so nothing is read while it changes. A
+// pipeline that does not answer within LiveTimeout is left out. It is safe
+// to call from any goroutine.
+func (d *Daemon) Live() []*callgraph.Call {
+	d.mu.Lock()
+	order := append([]*pipeline(nil), d.order...)
+	d.mu.Unlock()
+	timeout := time.NewTimer(LiveTimeout)
+	defer timeout.Stop()
+	var out []*callgraph.Call
+	for _, p := range order {
+		if !p.running.Load() {
+			continue
+		}
+		reply := make(chan []*callgraph.Call, 1)
+		select {
+		case p.live <- reply:
+		case <-timeout.C:
+			return out
+		}
+		select {
+		case calls := <-reply:
+			out = append(out, calls...)
+		case <-timeout.C:
+			return out
+		}
+	}
+	return out
 }
 
 // Idle reports whether every call seen has been completed and written.

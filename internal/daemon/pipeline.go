@@ -20,12 +20,14 @@ type pipeline struct {
 	eng     *callgraph.Engine
 	client  *ami.Client
 	tags    chan *ami.Message
+	live    chan chan []*callgraph.Call // asks for the calls in progress
 	resyncs atomic.Int64
 
 	mu         sync.Mutex // guards checkpoint and stats, read by others
 	checkpoint int64      // the engine's last checkpoint, as a journal sequence
 	stats      callgraph.Stats
 	connected  atomic.Bool
+	running    atomic.Bool // run is reading events: it answers live
 
 	lastSeq int64 // the journal sequence of the last event handled
 }
@@ -39,6 +41,8 @@ func posOf(seq int64) journal.Position {
 }
 
 func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
+	p.running.Store(true)
+	defer p.running.Store(false)
 	tick := time.NewTicker(p.d.opts.CheckpointEvery)
 	defer tick.Stop()
 	for {
@@ -68,6 +72,8 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 		case m := <-p.tags:
 			p.handle(m, time.Now())
 			p.flushJournal()
+		case reply := <-p.live:
+			reply <- p.eng.InProgress(p.eng.Clock(time.Now()))
 
 		case <-tick.C:
 			p.note()

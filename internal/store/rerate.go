@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,12 +244,20 @@ func selection(f Filter) string {
 	for _, p := range [][2]string{
 		{"server", f.Server}, {"account", f.Account}, {"party", f.Party},
 		{"queue", f.Queue}, {"disposition", f.Disposition},
+		{"cause", intString(f.Cause)}, {"sip", intString(f.SIPCode)}, {"text", f.Text},
 	} {
 		if p[1] != "" {
 			parts = append(parts, p[0]+"="+p[1])
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+func intString(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
 }
 
 // RerateRuns returns the re-ratings done, oldest first.

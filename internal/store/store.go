@@ -417,6 +417,15 @@ type Filter struct {
 	// Queue matches a call that stayed in the queue.
 	Queue       string
 	Disposition string
+	// Cause matches a call with a leg that ended with this Q.850 cause;
+	// SIPCode one with a leg that ended with this SIP status. Nil
+	// matches every call (0 is a cause: "no cause given").
+	Cause, SIPCode *int
+	// Text matches a call whose id, or any leg's id, party, channel,
+	// caller number or name, dialled number, account or tag value,
+	// contains it. Letters match without regard to case (on SQLite only
+	// A–Z: its LOWER knows no other letters).
+	Text string
 	// Limit caps the number of calls (0: no cap); Offset skips the first
 	// ones. Calls come ordered by start time.
 	Limit, Offset int
@@ -444,8 +453,47 @@ func (s *Store) where(q *gorm.DB, f Filter) *gorm.DB {
 	if f.Queue != "" {
 		q = q.Where("pk IN (SELECT call_pk FROM "+s.table("queueCallRow")+" WHERE queue = ?)", f.Queue)
 	}
+	if f.Cause != nil {
+		q = q.Where("pk IN (SELECT call_pk FROM "+s.table("legRow")+" WHERE cause = ?)", *f.Cause)
+	}
+	if f.SIPCode != nil {
+		q = q.Where("pk IN (SELECT call_pk FROM "+s.table("legRow")+" WHERE sip_code = ?)", *f.SIPCode)
+	}
+	if f.Text != "" {
+		q = s.whereText(q, f.Text)
+	}
 	return q
 }
+
+// The columns Filter.Text searches, call's and legs'.
+var (
+	textCallColumns = []string{"call_id"}
+	textLegColumns  = []string{"leg_id", "party", "channel", "caller_num", "caller_name", "dialed", "account"}
+)
+
+// whereText selects the calls that contain text in one of the searched
+// columns, as a case-blind LIKE with the pattern's own % and _ escaped.
+func (s *Store) whereText(q *gorm.DB, text string) *gorm.DB {
+	pattern := "%" + likeEscaper.Replace(strings.ToLower(text)) + "%"
+	like := func(col string) string { return "LOWER(" + col + ") LIKE ? ESCAPE '!'" }
+	var terms, legTerms []string
+	var args, legArgs []any
+	for _, col := range textCallColumns {
+		terms, args = append(terms, like(col)), append(args, pattern)
+	}
+	for _, col := range textLegColumns {
+		legTerms, legArgs = append(legTerms, like(col)), append(legArgs, pattern)
+	}
+	terms = append(terms, "pk IN (SELECT call_pk FROM "+s.table("legRow")+" WHERE "+strings.Join(legTerms, " OR ")+")")
+	args = append(args, legArgs...)
+	terms = append(terms, "pk IN (SELECT call_pk FROM "+s.table("legTagRow")+" WHERE "+like("tag_value")+")")
+	args = append(args, pattern)
+	return q.Where("("+strings.Join(terms, " OR ")+")", args...)
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character, '!'
+// (not the backslash, which MySQL reads as an escape in string literals).
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // Calls returns the calls f selects, ordered by start time.
 func (s *Store) Calls(ctx context.Context, f Filter) ([]*callgraph.Call, error) {

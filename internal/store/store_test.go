@@ -339,6 +339,7 @@ func TestCallsFilter(t *testing.T) {
 		b.Legs[0].Account = "globex"
 		c := minimalCall("pbx2", "c", at(120))
 		c.Billing = []callgraph.Billing{{Leg: "c", Party: "1001", Account: "initech"}}
+		c.Legs[0].CallerName = "100% Tools_Co"
 		d := fullCall("pbx1", "d", at(180))
 		d.Disposition = "BUSY"
 		if err := s.SaveCalls(ctx, []*callgraph.Call{d, c, b, a}); err != nil {
@@ -365,6 +366,25 @@ func TestCallsFilter(t *testing.T) {
 			{"offset", Filter{Offset: 3}, []string{"d"}},
 			{"limit and offset", Filter{Limit: 2, Offset: 1}, []string{"b", "c"}},
 			{"nothing", Filter{Party: "999"}, nil},
+			{"cause", Filter{Cause: ptr(19)}, []string{"a", "d"}},
+			{"cause 0 is a cause", Filter{Cause: ptr(0)}, []string{"b", "c"}},
+			{"cause nobody had", Filter{Cause: ptr(17)}, nil},
+			{"cause and server and from", Filter{Cause: ptr(16), Server: "pbx1", From: at(60).Time}, []string{"d"}},
+			{"sip", Filter{SIPCode: ptr(480)}, []string{"a", "d"}},
+			{"sip nobody had", Filter{SIPCode: ptr(486)}, nil},
+			{"text: caller name, any case", Filter{Text: "aNN"}, []string{"a", "d"}},
+			{"text: channel", Filter{Text: "pjsip/TRUNK"}, []string{"a", "d"}},
+			{"text: dialled", Filter{Text: "5200"}, []string{"a", "d"}},
+			{"text: leg id", Filter{Text: "a1"}, []string{"a"}},
+			{"text: call id", Filter{Text: "d"}, []string{"d"}},
+			{"text: tag value", Filter{Text: "WINTER"}, []string{"a", "d"}},
+			{"text: account", Filter{Text: "glob"}, []string{"b"}},
+			{"text: a literal %", Filter{Text: "0% t"}, []string{"c"}},
+			{"text: a literal _", Filter{Text: "s_c"}, []string{"c"}},
+			{"text: % is no wildcard", Filter{Text: "1%1"}, nil},
+			{"text: _ is no wildcard", Filter{Text: "a_"}, nil},
+			{"text: ! is plain", Filter{Text: "!"}, nil},
+			{"text and cause", Filter{Text: "1001", Cause: ptr(0)}, []string{"b", "c"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/calltrail/calltrail/callgraph"
+)
+
+// The live view shows a call while it is up, from the engine that follows
+// the server, and forgets it once it is stored.
+func TestLive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join("..", "..", "testdata", "asterisk20", "S01", "ami.log")
+	msgs := readCapture(t, path)
+	// Play up to the moment both parties talk.
+	answered := -1
+	for i, m := range msgs {
+		if m.Event() == "BridgeEnter" {
+			answered = i
+		}
+	}
+	if answered < 0 {
+		t.Fatal("S01 has no BridgeEnter")
+	}
+	f := start(t, dir, true, false)
+	defer f.stop(t)
+	f.asterisk.Send(msgs[:answered+1]...)
+
+	var live []*callgraph.Call
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		live = f.d.Live()
+		if len(live) == 1 && len(live[0].Legs) == 2 && live[0].Legs[1].Disposition == callgraph.DispositionUp {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(live) != 1 || len(live[0].Legs) != 2 {
+		t.Fatalf("live: %d calls, want the one up", len(live))
+	}
+	c := live[0]
+	if c.Server != "pbx1" || c.Complete || c.Disposition != "ANSWERED" {
+		t.Errorf("live call: server %q complete %v disposition %q", c.Server, c.Complete, c.Disposition)
+	}
+	for _, l := range c.Legs {
+		if l.Disposition != callgraph.DispositionUp {
+			t.Errorf("leg %s (%s) is %q, want UP", l.ID, l.Role, l.Disposition)
+		}
+	}
+
+	f.asterisk.Send(msgs[answered+1:]...)
+	waitCalls(t, f.st, 1)
+	if live := f.d.Live(); len(live) != 0 {
+		t.Errorf("after the hangup %d calls are still live", len(live))
+	}
+}
