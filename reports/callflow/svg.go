@@ -139,13 +139,23 @@ func bend(e *Edge, off float64) path {
 
 // SVG writes the flow diagram and, under it, the timeline, as one
 // standalone SVG document.
-func (f *Flow) SVG(w io.Writer) error {
+func (f *Flow) SVG(w io.Writer) error { return f.svg(w, true) }
+
+// DiagramSVG writes the flow diagram alone, with the legend of its
+// arrows, as one standalone SVG document: for a page that shows the
+// timeline its own way.
+func (f *Flow) DiagramSVG(w io.Writer) error { return f.svg(w, false) }
+
+func (f *Flow) svg(w io.Writer, timeline bool) error {
 	bw := bufio.NewWriter(w)
 	gw, gh := f.size()
-	width := math.Max(gw, 980)
 	laneH := 30.0
 	tlTop := gh + 10
+	width := math.Max(gw, 980)
 	height := tlTop + 60 + float64(len(f.Lanes))*laneH + 95
+	if !timeline {
+		width, height = math.Max(gw, 560), gh+40
+	}
 	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif">`+"\n", width, height, width, height)
 	fmt.Fprintf(bw, `<title>%s</title>`+"\n", esc(f.Title))
 	bw.WriteString(`<defs>` +
@@ -183,7 +193,12 @@ func (f *Flow) SVG(w io.Writer) error {
 	for _, l := range f.placeLabels(geo) {
 		svgLabel(bw, l.at, l.e.Lines, l.col)
 	}
-	f.svgTimeline(bw, width, tlTop, laneH)
+	if timeline {
+		f.svgTimeline(bw, width, tlTop, laneH)
+	} else {
+		lg := &legend{w: bw, x: margin, y: gh + 14, width: width}
+		lg.edges()
+	}
 	bw.WriteString("</svg>\n")
 	return bw.Flush()
 }
@@ -324,33 +339,49 @@ func (f *Flow) svgTimeline(w *bufio.Writer, width, top, laneH float64) {
 			}
 		}
 	}
-	// Legend, wrapped to the width.
-	ly := bottom + 24
-	x := margin
-	legend := func(label string, draw func(x, y float64) string) {
-		if x+40+textW(label, 11) > width-margin {
-			x, ly = margin, ly+22
-		}
-		w.WriteString(draw(x, ly))
-		fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="11">%s</text>`+"\n", x+34, ly+4, esc(label))
-		x += 40 + textW(label, 11) + 18
+	lg := &legend{w: w, x: margin, y: bottom + 24, width: width}
+	lg.edges()
+	lg.bars()
+}
+
+// A legend is a row of samples with their names, wrapped to the width.
+type legend struct {
+	w           *bufio.Writer
+	x, y, width float64
+}
+
+// add draws one sample (draw gets its place) and its name.
+func (lg *legend) add(label string, draw func(x, y float64) string) {
+	if lg.x+40+textW(label, 11) > lg.width-margin {
+		lg.x, lg.y = margin, lg.y+22
 	}
-	legend("answered", func(x, y float64) string {
+	lg.w.WriteString(draw(lg.x, lg.y))
+	fmt.Fprintf(lg.w, `<text x="%.1f" y="%.1f" font-size="11">%s</text>`+"\n", lg.x+34, lg.y+4, esc(label))
+	lg.x += 40 + textW(label, 11) + 18
+}
+
+// edges adds the kinds of arrows of the diagram.
+func (lg *legend) edges() {
+	lg.add("answered", func(x, y float64) string {
 		return fmt.Sprintf(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.6"/>`+"\n", x, y, x+28, y, colEdge)
 	})
-	legend("not answered", func(x, y float64) string {
+	lg.add("not answered", func(x, y float64) string {
 		return fmt.Sprintf(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1.6" stroke-dasharray="7,5"/>`+"\n", x, y, x+28, y, colEdge)
 	})
-	legend("transfer, pickup", func(x, y float64) string {
+	lg.add("transfer, pickup", func(x, y float64) string {
 		return fmt.Sprintf(`<path d="M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f" fill="none" stroke="%s" stroke-width="1.6"/>`+"\n", x, y+4, x+14, y-10, x+28, y+4, colTransfer)
 	})
+}
+
+// bars adds the kinds of bars of the timeline.
+func (lg *legend) bars() {
 	for _, k := range []string{BarRing, BarQueue, BarTalk, BarPark, BarHold} {
 		fill := barColors[k]
 		if k == BarHold {
 			fill = "url(#hatch)"
 		}
 		name := map[string]string{BarRing: "ringing", BarQueue: "queue wait", BarTalk: "talk", BarPark: "parked", BarHold: "answered, no talk (hold)"}[k]
-		legend(name, func(x, y float64) string {
+		lg.add(name, func(x, y float64) string {
 			return fmt.Sprintf(`<rect x="%.1f" y="%.1f" width="28" height="12" fill="%s"/>`+"\n", x, y-6, fill)
 		})
 	}
