@@ -35,7 +35,11 @@ func startCollector(t *testing.T, b *bus.Bus, ast *amitest.Server, server, spool
 	c := &bus.Collector{Server: server, Client: ami.NewClient(ast.Addr(), cfg), Bus: b, Spool: j}
 	ctx, cancel := context.WithCancel(context.Background())
 	col := &collector{c: c, cancel: cancel, done: make(chan error, 1)}
-	go func() { col.done <- c.Run(ctx); j.Close() }()
+	go func() {
+		err := c.Run(ctx)
+		j.Close()
+		col.done <- err
+	}()
 	t.Cleanup(col.stop)
 	return col
 }

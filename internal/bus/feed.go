@@ -34,6 +34,8 @@ type Feed struct {
 	mu      sync.Mutex
 	pending []delivered // delivered, not yet acknowledged, in order
 	last    uint64      // the last sequence delivered
+	ackTo   uint64      // acknowledge up to here
+	ackNow  chan struct{}
 
 	malformed atomic.Int64
 	dropped   atomic.Int64
@@ -66,6 +68,7 @@ func NewFeed(b *Bus, server, durable string, log *slog.Logger) (*Feed, error) {
 	return &Feed{
 		server: server, subject: subject, durable: durable, stream: b.Stream, log: log,
 		events: make(chan *ami.Message, 1024),
+		ackNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -129,6 +132,13 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	ackCtx, stopAcks := context.WithCancel(context.Background())
+	ackDone := make(chan struct{})
+	go func() {
+		defer close(ackDone)
+		f.acker(ackCtx)
+	}()
+	defer func() { stopAcks(); <-ackDone }()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -187,20 +197,61 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 }
 
 // Ack acknowledges every event delivered up to seq (and any dropped
-// message before it).
+// message before it). It does not wait: the acknowledgement goes out from
+// the feed's own goroutine, confirmed by JetStream, and a last one when
+// Run ends.
 func (f *Feed) Ack(seq uint64) {
 	f.mu.Lock()
-	var last jetstream.Msg
+	f.ackTo = max(f.ackTo, seq)
+	f.mu.Unlock()
+	select {
+	case f.ackNow <- struct{}{}:
+	default:
+	}
+}
+
+// acker sends the acknowledgements Ack asked for until ctx ends, then the
+// last one.
+func (f *Feed) acker(ctx context.Context) {
+	for {
+		select {
+		case <-f.ackNow:
+			f.ackPending()
+		case <-ctx.Done():
+			f.ackPending()
+			return
+		}
+	}
+}
+
+// ackPending acknowledges up to ackTo; the messages stay pending until
+// JetStream confirmed it.
+func (f *Feed) ackPending() {
+	f.mu.Lock()
+	var last delivered
+	for _, d := range f.pending {
+		if d.seq > f.ackTo {
+			break
+		}
+		last = d
+	}
+	f.mu.Unlock()
+	if last.msg == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := last.msg.DoubleAck(ctx); err != nil {
+		// Not lost: JetStream delivers again what it did not record, and
+		// the engine drops what its journal holds.
+		f.log.Warn("bus: ack", "server", f.server, "err", err)
+		return
+	}
+	f.mu.Lock()
 	i := 0
-	for i < len(f.pending) && f.pending[i].seq <= seq {
-		last = f.pending[i].msg
+	for i < len(f.pending) && f.pending[i].seq <= last.seq {
 		i++
 	}
 	f.pending = append(f.pending[:0], f.pending[i:]...)
 	f.mu.Unlock()
-	if last != nil {
-		if err := last.Ack(); err != nil {
-			f.log.Warn("bus: ack", "server", f.server, "seq", seq, "err", err)
-		}
-	}
 }
