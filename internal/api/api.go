@@ -1,7 +1,8 @@
 // Package api serves calltrail's records over HTTP: a JSON API under
-// /api/v1 (calls, diagrams, reports, prepaid accounts, the daemon's
-// status), Prometheus metrics at /metrics, and the /healthz and /readyz
-// probes. It is a plain http.Handler; the caller owns the http.Server.
+// /api/v1 (calls, diagrams, timelines, reports, prepaid accounts, the
+// daemon's status and its calls in progress as server-sent events),
+// Prometheus metrics at /metrics, and the /healthz and /readyz probes. It
+// is a plain http.Handler; the caller owns the http.Server.
 //
 // Everything but the probes needs a bearer token: the read token for
 // reads, the admin token for top-ups (the admin token reads too). The
@@ -52,6 +53,17 @@ type Options struct {
 	// also reads. With neither set, reads need no token (see CheckAddr)
 	// and top-ups are refused.
 	ReadToken, AdminToken string
+	// Live, when not nil, returns the calls in progress (records with
+	// Complete false and the legs so far), for /api/v1/live; without it
+	// that route answers 404.
+	Live func() []*callgraph.Call
+	// LivePeriod is how often /api/v1/live sends a snapshot; 1 s when
+	// zero.
+	LivePeriod time.Duration
+	// Shutdown, when closed, ends the live streams. Close it when the
+	// server shuts down (http.Server.RegisterOnShutdown): Shutdown waits
+	// for every request to end, and a stream would not.
+	Shutdown <-chan struct{}
 	// PingTimeout bounds the database ping of /readyz; 2 s when zero.
 	PingTimeout time.Duration
 	// Logger receives internal errors. Nil means silent.
@@ -103,6 +115,9 @@ func New(o Options) (http.Handler, error) {
 	if o.PingTimeout == 0 {
 		o.PingTimeout = 2 * time.Second
 	}
+	if o.LivePeriod == 0 {
+		o.LivePeriod = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,11 +129,14 @@ func New(o Options) (http.Handler, error) {
 	s.handle("GET /api/v1/calls", read, s.calls)
 	s.handle("GET /api/v1/calls/{server}/{id}", read, s.call)
 	s.handle("GET /api/v1/calls/{server}/{id}/diagram", read, s.diagram)
+	s.handle("GET /api/v1/calls/{server}/{id}/timeline", read, s.timeline)
+	s.handle("GET /api/v1/causes", read, s.causes)
 	s.handle("GET /api/v1/reports/{name}", read, s.report)
 	s.handle("GET /api/v1/accounts", read, s.accounts)
 	s.handle("GET /api/v1/accounts/{name}", read, s.account)
 	s.handle("POST /api/v1/accounts/{name}/topup", admin, s.topUp)
 	s.handle("GET /api/v1/status", read, s.status)
+	s.handle("GET /api/v1/live", read, s.live)
 	return s, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,18 +213,29 @@ func TestCallsFilter(t *testing.T) {
 func TestBadQueries(t *testing.T) {
 	f := newFixture(t, nil)
 	for target, param := range map[string]string{
-		"/api/v1/calls?limit=1001":                          "limit",
-		"/api/v1/calls?limit=x":                             "limit",
-		"/api/v1/calls?limit=0":                             "limit",
-		"/api/v1/calls?offset=-1":                           "offset",
-		"/api/v1/calls?from=yesterday":                      "from",
-		"/api/v1/calls?to=2026-13-01":                       "to",
-		"/api/v1/calls?from=2026-11-22&to=2026-11-21":       "to",
-		"/api/v1/calls?tz=Mars/Olympus":                     "tz",
-		"/api/v1/reports/kpi?interval=week":                 "interval",
-		"/api/v1/reports/queues?sl=soon":                    "sl",
-		"/api/v1/reports/causes?lang=xx":                    "lang",
-		"/api/v1/calls/lab/1795335493.4/diagram?format=png": "format",
+		"/api/v1/calls?limit=1001":                                        "limit",
+		"/api/v1/calls?limit=x":                                           "limit",
+		"/api/v1/calls?limit=0":                                           "limit",
+		"/api/v1/calls?offset=-1":                                         "offset",
+		"/api/v1/calls?from=yesterday":                                    "from",
+		"/api/v1/calls?to=2026-13-01":                                     "to",
+		"/api/v1/calls?from=2026-11-22&to=2026-11-21":                     "to",
+		"/api/v1/calls?tz=Mars/Olympus":                                   "tz",
+		"/api/v1/reports/kpi?interval=week":                               "interval",
+		"/api/v1/reports/queues?sl=soon":                                  "sl",
+		"/api/v1/reports/causes?lang=xx":                                  "lang",
+		"/api/v1/calls/lab/1795335493.4/diagram?format=png":               "format",
+		"/api/v1/calls?cause=x":                                           "cause",
+		"/api/v1/calls?cause=128":                                         "cause",
+		"/api/v1/calls?cause=-1":                                          "cause",
+		"/api/v1/calls?sip=99":                                            "sip",
+		"/api/v1/calls?sip=700":                                           "sip",
+		"/api/v1/calls?text=" + strings.Repeat("é", MaxText+1):            "text",
+		"/api/v1/reports/causes?cause=busy":                               "cause",
+		"/api/v1/calls/lab/1795335493.4/diagram?timeline=maybe":           "timeline",
+		"/api/v1/calls/lab/1795335493.4/diagram?format=dot&timeline=true": "timeline",
+		"/api/v1/calls/lab/1795335493.4/timeline?format=svg":              "format",
+		"/api/v1/causes?lang=xx":                                          "lang",
 	} {
 		msg := f.do(t, "GET", target, readToken, "").errorOf(t, 400)
 		if !strings.HasPrefix(msg, param+":") {
@@ -255,6 +267,178 @@ func TestCall(t *testing.T) {
 	f.do(t, "GET", "/api/v1/calls/"+want.Server+"/no.such", readToken, "").errorOf(t, 404)
 	f.do(t, "GET", "/api/v1/calls/nowhere/"+want.ID, readToken, "").errorOf(t, 404)
 	f.do(t, "GET", "/api/v1/calls/nowhere/"+want.ID+"/diagram", readToken, "").errorOf(t, 404)
+	f.do(t, "GET", "/api/v1/calls/nowhere/"+want.ID+"/timeline", readToken, "").errorOf(t, 404)
+}
+
+// TestCallsSearch: cause, sip and text select the calls a scan of the
+// records finds, alone and with the other parameters.
+func TestCallsSearch(t *testing.T) {
+	f := newFixture(t, nil)
+	hasLeg := func(pred func(*callgraph.Leg) bool) func(*callgraph.Call) bool {
+		return func(c *callgraph.Call) bool { return slices.ContainsFunc(c.Legs, pred) }
+	}
+	contains := func(text string) func(*callgraph.Call) bool {
+		text = strings.ToLower(text)
+		in := func(v string) bool { return strings.Contains(strings.ToLower(v), text) }
+		return func(c *callgraph.Call) bool {
+			return in(c.ID) || slices.ContainsFunc(c.Legs, func(l *callgraph.Leg) bool {
+				for _, v := range []string{l.ID, l.Party, l.Channel, l.CallerNum, l.CallerName, l.Dialed, l.Account} {
+					if in(v) {
+						return true
+					}
+				}
+				for _, v := range l.Tags {
+					if in(v) {
+						return true
+					}
+				}
+				return false
+			})
+		}
+	}
+	for _, tc := range []struct {
+		query string
+		want  func(*callgraph.Call) bool
+	}{
+		{"cause=17", hasLeg(func(l *callgraph.Leg) bool { return l.Cause == 17 })},
+		{"cause=0", hasLeg(func(l *callgraph.Leg) bool { return l.Cause == 0 })},
+		{"cause=26&disposition=ANSWERED", func(c *callgraph.Call) bool {
+			return c.Disposition == "ANSWERED" && hasLeg(func(l *callgraph.Leg) bool { return l.Cause == 26 })(c)
+		}},
+		{"sip=486", hasLeg(func(l *callgraph.Leg) bool { return l.SIPCode != nil && *l.SIPCode == 486 })},
+		{"sip=404&cause=1", func(c *callgraph.Call) bool { // each on a leg of its own
+			return hasLeg(func(l *callgraph.Leg) bool { return l.SIPCode != nil && *l.SIPCode == 404 })(c) &&
+				hasLeg(func(l *callgraph.Leg) bool { return l.Cause == 1 })(c)
+		}},
+		{"text=1003", contains("1003")},
+		{"text=sip%2F1002-", contains("SIP/1002-")},
+		{"text=+ext+1001+", contains("Ext 1001")},
+		{"text=1021&cause=17", func(c *callgraph.Call) bool {
+			return contains("1021")(c) && hasLeg(func(l *callgraph.Leg) bool { return l.Cause == 17 })(c)
+		}},
+	} {
+		want := 0
+		for _, c := range f.calls {
+			if tc.want(c) {
+				want++
+			}
+		}
+		if want == 0 || want == len(f.calls) {
+			t.Fatalf("%s: %d of %d golden calls match: the case tells nothing", tc.query, want, len(f.calls))
+		}
+		r := f.do(t, "GET", "/api/v1/calls?limit=1000&"+tc.query, readToken, "")
+		if r.status != 200 {
+			t.Fatalf("%s: status %d: %s", tc.query, r.status, r.body)
+		}
+		var page struct{ Calls []*callgraph.Call }
+		r.decode(t, &page)
+		for _, c := range page.Calls {
+			if !tc.want(c) {
+				t.Errorf("%s: call %s/%s does not match", tc.query, c.Server, c.ID)
+			}
+		}
+		if got := len(page.Calls); got != want {
+			t.Errorf("%s: got %d calls, want %d", tc.query, got, want)
+		}
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	f := newFixture(t, nil)
+	var transfer *callgraph.Call
+	for _, c := range f.calls {
+		if slices.ContainsFunc(c.Connections, func(x callgraph.Connection) bool { return x.Kind == callgraph.KindBlindTransfer }) {
+			transfer = c
+			break
+		}
+	}
+	if transfer == nil {
+		t.Fatal("no blind transfer among the golden calls")
+	}
+	base := "/api/v1/calls/" + transfer.Server + "/" + transfer.ID + "/timeline"
+	r := f.do(t, "GET", base, readToken, "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var tl timelineJSON
+	r.decode(t, &tl)
+	if tl.Call != transfer.ID || tl.Server != transfer.Server {
+		t.Errorf("timeline of %s/%s, want %s/%s", tl.Server, tl.Call, transfer.Server, transfer.ID)
+	}
+	if got, want := len(tl.Lanes), len(transfer.Legs); got != want {
+		t.Fatalf("%d lanes, want one per leg: %d", got, want)
+	}
+	kinds := map[string]int{}
+	for _, lane := range tl.Lanes {
+		i := slices.IndexFunc(transfer.Legs, func(l *callgraph.Leg) bool { return l.ID == lane.Leg })
+		if i < 0 {
+			t.Errorf("lane of unknown leg %s", lane.Leg)
+			continue
+		}
+		if l := transfer.Legs[i]; lane.Party != l.Party || lane.Role != l.Role || lane.Channel != l.Channel {
+			t.Errorf("lane %s is %s/%s/%s, want %s/%s/%s", lane.Leg, lane.Party, lane.Role, lane.Channel, l.Party, l.Role, l.Channel)
+		}
+		for _, b := range lane.Bars {
+			kinds[b.Kind]++
+			if b.From.Before(tl.Start.Time) || b.To.After(tl.End.Time) || b.To.Before(b.From.Time) {
+				t.Errorf("lane %s: bar %s %v–%v outside the call %v–%v", lane.Leg, b.Kind, b.From, b.To, tl.Start, tl.End)
+			}
+			if got, want := b.Seconds, callgraph.Dur(b.To.Sub(b.From.Time)); got != want {
+				t.Errorf("lane %s: bar %s of %v s, want %v", lane.Leg, b.Kind, got, want)
+			}
+		}
+	}
+	if kinds["ring"] == 0 || kinds["talk"] == 0 {
+		t.Errorf("bars %v: want ringing and talk", kinds)
+	}
+
+	r = f.do(t, "GET", base+"?format=mermaid", readToken, "")
+	if r.status != 200 || !strings.HasPrefix(r.body, "gantt\n") || r.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("mermaid: %d %q %.100s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+}
+
+func TestCauses(t *testing.T) {
+	f := newFixture(t, nil)
+	byLang := map[string]causesJSON{}
+	for _, lang := range []string{"", "en", "ru"} {
+		r := f.do(t, "GET", "/api/v1/causes?lang="+lang, readToken, "")
+		if r.status != 200 {
+			t.Fatalf("lang %q: status %d: %s", lang, r.status, r.body)
+		}
+		var cs causesJSON
+		r.decode(t, &cs)
+		byLang[lang] = cs
+		for _, tc := range []struct {
+			list       []causeJSON
+			code       int
+			name, text string
+		}{
+			{cs.Q850, 16, "NORMAL_CLEARING", "Normal Clearing"},
+			{cs.Q850, 17, "USER_BUSY", "User busy"},
+			{cs.SIP, 486, "", "Busy Here"},
+			{cs.SIP, 603, "", "Decline"},
+		} {
+			i := slices.IndexFunc(tc.list, func(c causeJSON) bool { return c.Code == tc.code })
+			if i < 0 {
+				t.Errorf("lang %q: no code %d", lang, tc.code)
+				continue
+			}
+			c := tc.list[i]
+			if c.Name != tc.name || c.Text != tc.text || c.Explanation.Meaning == "" || c.Explanation.Check == "" {
+				t.Errorf("lang %q: code %d is %+v, want %s %q with an explanation", lang, tc.code, c, tc.name, tc.text)
+			}
+		}
+	}
+	if byLang[""].Language != "en" || byLang["ru"].Language != "ru" {
+		t.Errorf("languages %q, %q", byLang[""].Language, byLang["ru"].Language)
+	}
+	if byLang["en"].Q850[0].Explanation == byLang["ru"].Q850[0].Explanation {
+		t.Error("the Russian explanations are the English ones")
+	}
 }
 
 func TestDiagram(t *testing.T) {
@@ -266,6 +450,9 @@ func TestDiagram(t *testing.T) {
 		{"?format=svg", "image/svg+xml", "<svg"},
 		{"?format=dot", "text/vnd.graphviz; charset=utf-8", "digraph"},
 		{"?format=mermaid", "text/plain; charset=utf-8", ""},
+		{"?timeline=true", "image/svg+xml", ">timeline</text>"},
+		{"?format=svg&timeline=false", "image/svg+xml", ">transfer, pickup</text>"},
+		{"?format=dot&timeline=false", "text/vnd.graphviz; charset=utf-8", "digraph"},
 	} {
 		r := f.do(t, "GET", base+tc.query, readToken, "")
 		if r.status != 200 {
@@ -277,6 +464,9 @@ func TestDiagram(t *testing.T) {
 		}
 		if !strings.Contains(r.body, tc.start) || r.body == "" {
 			t.Errorf("%s: body does not hold %q: %.200s", tc.query, tc.start, r.body)
+		}
+		if strings.Contains(tc.query, "timeline=false") && strings.Contains(r.body, ">timeline</text>") {
+			t.Errorf("%s: the diagram has a timeline", tc.query)
 		}
 	}
 }
@@ -489,7 +679,8 @@ func TestOpenAPI(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi %q", doc.OpenAPI)
 	}
-	for _, p := range []string{"/api/v1/calls", "/api/v1/calls/{server}/{id}", "/api/v1/calls/{server}/{id}/diagram", "/api/v1/reports/{name}", "/api/v1/accounts", "/api/v1/accounts/{name}", "/api/v1/accounts/{name}/topup", "/api/v1/status"} {
+	for _, p := range []string{"/api/v1/calls", "/api/v1/calls/{server}/{id}", "/api/v1/calls/{server}/{id}/diagram", "/api/v1/reports/{name}", "/api/v1/accounts", "/api/v1/accounts/{name}", "/api/v1/accounts/{name}/topup", "/api/v1/status",
+		"/api/v1/calls/{server}/{id}/timeline", "/api/v1/causes", "/api/v1/live"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/store"
@@ -43,7 +44,33 @@ func filter(q url.Values, loc *time.Location) (store.Filter, error) {
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		return f, badParam("to", "%s is not after from", q.Get("to"))
 	}
+	if f.Cause, err = code(q, "cause", "a Q.850 cause", 0, 127); err != nil {
+		return f, err
+	}
+	if f.SIPCode, err = code(q, "sip", "a SIP status", 100, 699); err != nil {
+		return f, err
+	}
+	f.Text = strings.TrimSpace(q.Get("text"))
+	if n := utf8.RuneCountInString(f.Text); n > MaxText {
+		return f, badParam("text", "at most %d characters, got %d", MaxText, n)
+	}
 	return f, nil
+}
+
+// MaxText bounds the free text a call search looks for.
+const MaxText = 100
+
+// code reads an optional whole number between lo and hi.
+func code(q url.Values, name, what string, lo, hi int) (*int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return nil, badParam(name, "want %s, %d to %d, got %q", what, lo, hi, v)
+	}
+	return &n, nil
 }
 
 func location(q url.Values) (*time.Location, error) {
@@ -157,9 +184,20 @@ func (s *server) call(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) diagram(w http.ResponseWriter, r *http.Request) error {
-	format := r.URL.Query().Get("format")
+	q := r.URL.Query()
+	format := q.Get("format")
 	if format == "" {
 		format = "svg"
+	}
+	timeline := format == "svg"
+	if v := q.Get("timeline"); v != "" {
+		var err error
+		if timeline, err = strconv.ParseBool(v); err != nil {
+			return badParam("timeline", "want true or false, got %q", v)
+		}
+		if timeline && format != "svg" {
+			return badParam("timeline", "only an SVG diagram has one; see /timeline")
+		}
 	}
 	types := map[string]string{
 		"svg":     "image/svg+xml",
@@ -176,12 +214,14 @@ func (s *server) diagram(w http.ResponseWriter, r *http.Request) error {
 	}
 	fl := callflow.Build(reports.DefaultOptions(), c)
 	var b bytes.Buffer
-	switch format {
-	case "svg":
+	switch {
+	case format == "svg" && timeline:
 		err = fl.SVG(&b)
-	case "dot":
+	case format == "svg":
+		err = fl.DiagramSVG(&b)
+	case format == "dot":
 		err = fl.DOT(&b)
-	case "mermaid":
+	case format == "mermaid":
 		err = fl.Mermaid(&b)
 	}
 	if err != nil {
@@ -190,6 +230,108 @@ func (s *server) diagram(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", ct)
 	_, err = w.Write(b.Bytes())
 	return err
+}
+
+// timelineJSON is a call's timeline: a lane per leg, each a row of bars
+// (ringing, queue wait, talk, parking, answered time without talk).
+type timelineJSON struct {
+	Call   string         `json:"call_id"`
+	Server string         `json:"server"`
+	Start  callgraph.Time `json:"start"`
+	End    callgraph.Time `json:"end"`
+	Lanes  []laneJSON     `json:"lanes"`
+}
+
+type laneJSON struct {
+	Leg     string    `json:"leg"`
+	Party   string    `json:"party"`
+	Role    string    `json:"role"`
+	Channel string    `json:"channel"`
+	Bars    []barJSON `json:"bars"`
+}
+
+type barJSON struct {
+	Kind    string            `json:"kind"`
+	Label   string            `json:"label"`
+	From    callgraph.Time    `json:"from"`
+	To      callgraph.Time    `json:"to"`
+	Seconds callgraph.Seconds `json:"seconds"`
+}
+
+func (s *server) timeline(w http.ResponseWriter, r *http.Request) error {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "mermaid" {
+		return badParam("format", "want json or mermaid, got %q", format)
+	}
+	c, err := s.lookup(r)
+	if err != nil {
+		return err
+	}
+	fl := callflow.Build(reports.DefaultOptions(), c)
+	if format == "mermaid" {
+		var b bytes.Buffer
+		if err := fl.Gantt(&b); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err = w.Write(b.Bytes())
+		return err
+	}
+	legs := make(map[string]*callgraph.Leg, len(c.Legs))
+	for _, l := range c.Legs {
+		legs[l.ID] = l
+	}
+	out := timelineJSON{Call: c.ID, Server: c.Server, Start: callgraph.Time{Time: fl.Start}, End: callgraph.Time{Time: fl.End}, Lanes: []laneJSON{}}
+	for _, lane := range fl.Lanes {
+		lj := laneJSON{Leg: lane.Leg, Channel: lane.Sub, Bars: []barJSON{}}
+		if l := legs[lane.Leg]; l != nil {
+			lj.Party, lj.Role = l.Party, l.Role
+		}
+		for _, b := range lane.Bars {
+			lj.Bars = append(lj.Bars, barJSON{
+				Kind: b.Kind, Label: b.Label,
+				From: callgraph.Time{Time: b.From}, To: callgraph.Time{Time: b.To},
+				Seconds: callgraph.Dur(b.To.Sub(b.From)),
+			})
+		}
+		out.Lanes = append(out.Lanes, lj)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// causeJSON is one Q.850 cause or SIP status of the catalogue.
+type causeJSON struct {
+	Code        int                `json:"code"`
+	Name        string             `json:"name,omitempty"`
+	Text        string             `json:"text"`
+	Explanation causes.Explanation `json:"explanation"`
+}
+
+// causesJSON is the catalogue of causes and statuses in one language.
+type causesJSON struct {
+	Language string      `json:"language"`
+	Q850     []causeJSON `json:"q850"`
+	SIP      []causeJSON `json:"sip"`
+}
+
+func (s *server) causes(w http.ResponseWriter, r *http.Request) error {
+	lang := r.URL.Query().Get("lang")
+	if lang == "" {
+		lang = causes.DefaultLanguage
+	}
+	if !slices.Contains(causes.Languages(), lang) {
+		return badParam("lang", "want one of %s, got %q", strings.Join(causes.Languages(), ", "), lang)
+	}
+	out := causesJSON{Language: lang}
+	for _, c := range causes.Codes() {
+		e, _ := causes.Explain(lang, causes.Q850, c)
+		out.Q850 = append(out.Q850, causeJSON{Code: c, Name: causes.Name(c), Text: causes.Text(c), Explanation: e})
+	}
+	for _, c := range causes.SIPCodes() {
+		e, _ := causes.Explain(lang, causes.SIP, c)
+		out.SIP = append(out.SIP, causeJSON{Code: c, Text: causes.SIPReason(c), Explanation: e})
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) report(w http.ResponseWriter, r *http.Request) error {
