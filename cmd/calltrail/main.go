@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"rerate":  {"price stored calls again with a new rate file, and show the difference", runRerate},
 		"web":     {"serve the HTTP API, reports and /metrics from the database alone", runWeb},
 		"rebuild": {"re-derive every call from serve's journal and store it again", runRebuild},
+		"collect": {"follow one Asterisk and publish its events to NATS JetStream for engines elsewhere", runCollect},
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/calltrail/calltrail/ami"
+	"github.com/calltrail/calltrail/internal/bus"
 	"github.com/calltrail/calltrail/internal/config"
 	"github.com/calltrail/calltrail/internal/daemon"
 	"github.com/calltrail/calltrail/internal/journal"
@@ -39,6 +40,11 @@ type serveFlags struct {
 	logLevel   string
 	logFormat  string
 	rates      string
+	natsURL    string
+	natsIDs    string
+	natsStream string
+	natsPrefix string
+	prefix     string
 	http       httpFlags // the HTTP API (http.go)
 }
 
@@ -58,6 +64,11 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json")
 	fs.StringVar(&f.rates, "rates", "", "rate plan file (see configs/rates.yaml)")
+	fs.StringVar(&f.prefix, "table-prefix", "", "prefix of calltrail's table names, when the database holds several instances")
+	fs.StringVar(&f.natsURL, "nats", "", "NATS server (nats://host:4222) whose JetStream carries collectors' events (docs/scale.md)")
+	fs.StringVar(&f.natsStream, "nats-stream", "", "JetStream stream (default CALLTRAIL_AMI)")
+	fs.StringVar(&f.natsPrefix, "nats-prefix", "", "subject prefix, ending in '.' (default calltrail.ami.)")
+	fs.StringVar(&f.natsIDs, "nats-servers", "", "comma-separated ids of the servers whose collectors publish to this engine")
 	f.http.register(fs, "http", "", "HTTP API, /metrics and probes listen address, e.g. 127.0.0.1:8080 (default off; see docs/api.md)")
 }
 
@@ -159,8 +170,25 @@ func (f *serveFlags) load(getenv func(string) string) (*config.Config, error) {
 	if f.rates != "" {
 		cfg.Billing.Rates = f.rates
 	}
-	if len(cfg.AMI) == 0 {
-		return nil, usageError{"serve: no Asterisk to follow: give --ami host:5038 --user U (and the secret), or a --config file with an ami: list"}
+	if f.natsURL != "" {
+		cfg.NATS.URL = f.natsURL
+	}
+	if f.natsStream != "" {
+		cfg.NATS.Stream = f.natsStream
+	}
+	if f.natsPrefix != "" {
+		cfg.NATS.SubjectPrefix = f.natsPrefix
+	}
+	if f.natsIDs != "" {
+		cfg.NATS.Servers = nil
+		for _, id := range strings.Split(f.natsIDs, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				cfg.NATS.Servers = append(cfg.NATS.Servers, id)
+			}
+		}
+	}
+	if len(cfg.AMI) == 0 && len(cfg.NATS.Servers) == 0 {
+		return nil, usageError{"serve: no Asterisk to follow: give --ami host:5038 --user U (and the secret), --nats URL --nats-servers IDS, or a --config file with an ami: list"}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -202,7 +230,7 @@ func journalDir(cfg *config.Config, noJournal bool) string {
 
 // serve runs the daemon. ready, when not nil, is called once it listens.
 func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logger, ready func(*daemon.Daemon)) error {
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := store.OpenWith(ctx, cfg.DB, store.Options{TablePrefix: f.prefix})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -241,6 +269,28 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 		}
 		opts.Sources = append(opts.Sources, daemon.Source{ID: a.ID, Addr: a.Addr, Config: ac})
 	}
+	if len(cfg.NATS.Servers) > 0 {
+		nc, js, err := bus.Connect(cfg.NATS.URL, "calltrail-engine", log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		b, err := bus.OpenWait(ctx, js, bus.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix}, log)
+		if err != nil {
+			return err
+		}
+		prefix := cfg.NATS.Consumer
+		if prefix == "" {
+			prefix = "calltrail-"
+		}
+		for _, id := range cfg.NATS.Servers {
+			feed, err := bus.NewFeed(b, id, prefix+id, log)
+			if err != nil {
+				return err
+			}
+			opts.Feeds = append(opts.Feeds, feed)
+		}
+	}
 	if cfg.AGI.Listen != "" {
 		l, err := net.Listen("tcp", cfg.AGI.Listen)
 		if err != nil {
@@ -261,7 +311,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 	if ready != nil {
 		ready(d)
 	}
-	log.Info("calltrail serving", "servers", len(opts.Sources), "db", st.Dialect(), "journal", opts.Journal != nil)
+	log.Info("calltrail serving", "servers", len(opts.Sources), "bus_servers", len(opts.Feeds), "db", st.Dialect(), "journal", opts.Journal != nil)
 	err = d.Run(ctx)
 	stopHTTP()
 	if errors.Is(err, context.Canceled) {

@@ -170,3 +170,28 @@ func Arrival(m *ami.Message) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	return t, err == nil
 }
+
+// OpenWait is Open retried until it succeeds or ctx ends: a collector or
+// an engine started before NATS waits for it, saying so in the log.
+func OpenWait(ctx context.Context, js jetstream.JetStream, cfg StreamConfig, log *slog.Logger) (*Bus, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for attempt := 1; ; attempt++ {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		b, err := Open(octx, js, cfg)
+		cancel()
+		if err == nil {
+			return b, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("waiting for NATS JetStream", "err", err, "attempts", attempt)
+		}
+		if !sleep(ctx, min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)) {
+			return nil, ctx.Err()
+		}
+	}
+}

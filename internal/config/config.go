@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -20,8 +21,12 @@ import (
 
 // Config is everything the daemon reads at start.
 type Config struct {
-	// AMI lists the Asterisk servers to follow, at least one.
+	// AMI lists the Asterisk servers to follow over AMI. With NATS, it may
+	// be empty: collectors follow them.
 	AMI []AMI `yaml:"ami"`
+	// NATS lists the servers whose events come through NATS JetStream
+	// (docs/scale.md).
+	NATS NATS `yaml:"nats"`
 	// AGI is the FastAGI server through which the dialplan tags calls.
 	AGI AGI `yaml:"agi"`
 	// DB is where calls are stored: sqlite:FILE, postgres://… or
@@ -48,6 +53,23 @@ type AMI struct {
 	SecretFile  string `yaml:"secret_file"`
 	TLS         bool   `yaml:"tls"`
 	TLSInsecure bool   `yaml:"tls_insecure"` // accept any certificate (testing only)
+}
+
+// NATS makes calltrail the engine of servers that collectors follow
+// (calltrail collect), their events carried by NATS JetStream.
+type NATS struct {
+	URL string `yaml:"url"` // nats://host:4222
+	// Stream is the JetStream stream (CALLTRAIL_AMI when empty).
+	Stream string `yaml:"stream"`
+	// SubjectPrefix starts the subjects ("calltrail.ami." when empty);
+	// the collectors' must be the same.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Servers are the ids of the servers this engine follows; each is
+	// also the id its collector was given.
+	Servers []string `yaml:"servers"`
+	// Consumer prefixes the durable consumer of each server ("calltrail-"
+	// when empty): one engine, one prefix.
+	Consumer string `yaml:"consumer"`
 }
 
 // AGI configures the FastAGI server.
@@ -109,7 +131,10 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var (
+	validID        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	validSubjectID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+)
 
 // Validate checks c. It returns every problem found, as *FieldErrors
 // joined by errors.Join.
@@ -119,8 +144,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if len(c.AMI) == 0 {
-		bad("ami", "no Asterisk server: want at least one {id, addr, user, secret}")
+	if len(c.AMI) == 0 && len(c.NATS.Servers) == 0 {
+		bad("ami", "no Asterisk server: want at least one {id, addr, user, secret}, or nats.servers")
 	}
 	ids := make(map[string]int)
 	for i := range c.AMI {
@@ -152,6 +177,32 @@ func (c *Config) Validate() error {
 		}
 		if a.TLSInsecure && !a.TLS {
 			bad(p+".tls_insecure", "set without tls: true")
+		}
+	}
+
+	if len(c.NATS.Servers) > 0 || c.NATS.URL != "" {
+		if c.NATS.URL == "" {
+			bad("nats.url", "missing: want nats://host:4222")
+		} else if u, err := url.Parse(c.NATS.URL); err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls") {
+			bad("nats.url", "%q: want nats://host:4222 or tls://host:4222", c.NATS.URL)
+		}
+		if len(c.NATS.Servers) == 0 {
+			bad("nats.servers", "empty: name the servers whose collectors publish to this engine")
+		}
+		seen := map[string]bool{}
+		for i, id := range c.NATS.Servers {
+			p := fmt.Sprintf("nats.servers[%d]", i)
+			switch {
+			case !validSubjectID.MatchString(id):
+				bad(p, "%q: want letters, digits, '_' or '-' (it is a NATS subject token)", id)
+			case seen[id]:
+				bad(p, "%q listed twice", id)
+			default:
+				if _, dup := ids[id]; dup {
+					bad(p, "%q is also an ami server", id)
+				}
+			}
+			seen[id] = true
 		}
 	}
 

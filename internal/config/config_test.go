@@ -20,7 +20,7 @@ func env(kv ...string) func(string) string {
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	err := c.Validate()
-	if err == nil || err.Error() != "ami: no Asterisk server: want at least one {id, addr, user, secret}" {
+	if err == nil || err.Error() != "ami: no Asterisk server: want at least one {id, addr, user, secret}, or nats.servers" {
 		t.Fatalf("DefaultConfig().Validate() = %v, want only the missing server", err)
 	}
 	c.AMI = []AMI{{ID: "pbx1", Addr: "127.0.0.1:5038", User: "u", Secret: "s"}}
@@ -86,6 +86,10 @@ func TestParse(t *testing.T) {
 				c.AMI = []AMI{{ID: "x", Addr: "h:1", User: "u", Secret: "s"}}
 				c.AGI.Listen = ""
 			}},
+		{"engine of collectors", "nats:\n  url: nats://10.0.0.5:4222\n  servers: [pbx1, pbx-2]\n", nil,
+			func(c *Config) {
+				c.NATS = NATS{URL: "nats://10.0.0.5:4222", Servers: []string{"pbx1", "pbx-2"}}
+			}},
 		{"numbers and booleans as strings", "ami: [{id: 7, addr: 'h:5038', user: 100, secret: 1234, tls: false}]\nbilling: {default_account: 42, legs: all, attribution: segments}\n", nil,
 			func(c *Config) {
 				c.AMI = []AMI{{ID: "7", Addr: "h:5038", User: "100", Secret: "1234"}}
@@ -114,7 +118,17 @@ func TestParseErrors(t *testing.T) {
 		yaml string
 		want string // the whole error text
 	}{
-		{"empty file", "", "calltrail.yaml: ami: no Asterisk server: want at least one {id, addr, user, secret}"},
+		{"empty file", "", "calltrail.yaml: ami: no Asterisk server: want at least one {id, addr, user, secret}, or nats.servers"},
+		{"nats without url, bad ids", "nats:\n  servers: [pbx.1, b, b]\n",
+			"calltrail.yaml:2: nats.url: missing: want nats://host:4222\n" +
+				"calltrail.yaml:2: nats.servers[0]: \"pbx.1\": want letters, digits, '_' or '-' (it is a NATS subject token)\n" +
+				"calltrail.yaml:2: nats.servers[2]: \"b\" listed twice"},
+		{"nats url scheme, id also ami", ok + "nats: {url: 'http://h:4222', servers: [pbx1]}\n",
+			"calltrail.yaml:6: nats.url: \"http://h:4222\": want nats://host:4222 or tls://host:4222\n" +
+				"calltrail.yaml:6: nats.servers[0]: \"pbx1\" is also an ami server"},
+		{"nats url alone", "nats: {url: 'nats://h:4222'}\n",
+			"calltrail.yaml: ami: no Asterisk server: want at least one {id, addr, user, secret}, or nats.servers\n" +
+				"calltrail.yaml:1: nats.servers: empty: name the servers whose collectors publish to this engine"},
 		{"missing port", "ami:\n  - id: pbx1\n    addr: 127.0.0.1\n    user: u\n    secret: s\n",
 			"calltrail.yaml:3: ami[0].addr: missing port"},
 		{"bad port", "ami:\n  - id: pbx1\n    addr: h:99999\n    user: u\n    secret: s\n",
@@ -122,7 +136,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", ok + "    secrte: x\n",
 			"calltrail.yaml:6: ami[0].secrte: unknown key (want id, addr, user, secret, secret_file, tls, tls_insecure)"},
 		{"unknown top-level key", ok + "database: x\n",
-			"calltrail.yaml:6: database: unknown key (want ami, agi, db, log, journal, billing)"},
+			"calltrail.yaml:6: database: unknown key (want ami, nats, agi, db, log, journal, billing)"},
 		{"key twice", ok + "db: sqlite:a.db\ndb: sqlite:b.db\n", "calltrail.yaml:7: db: set twice (first on line 6)"},
 		{"missing secret, user, id", "ami:\n  - addr: h1:5038\n  - addr: h2:5038\n",
 			"calltrail.yaml:2: ami[0].id: missing: name the server (calls carry it as their server)\n" +
@@ -165,7 +179,7 @@ func TestParseErrors(t *testing.T) {
 		{"unterminated", "db: 'x\n", "calltrail.yaml:2: found unexpected end of stream"},
 		{"tab", "ami:\n\t- id: a\n", "calltrail.yaml:2: found character that cannot start any token"},
 		{"two documents", ok + "---\ndb: x\n", "calltrail.yaml:6: more than one YAML document"},
-		{"alias", "x: &a {id: a}\n", "calltrail.yaml:1: x: unknown key (want ami, agi, db, log, journal, billing)"},
+		{"alias", "x: &a {id: a}\n", "calltrail.yaml:1: x: unknown key (want ami, nats, agi, db, log, journal, billing)"},
 		{"alias used", "ami:\n- &s {id: a, addr: 'h:1', user: u, secret: s}\n- *s\n", "calltrail.yaml:3: ami[1]: YAML aliases are not supported here"},
 		{"complex key", "? [a]\n: b\n", "calltrail.yaml:1: keys must be plain names"},
 	}

@@ -6,7 +6,8 @@
 // The parts, each owned by one goroutine:
 //
 //	ami.Client ─▶ pipeline (journal, engine) ─▶ store.Writer ─▶ database
-//	FastAGI tag ─────▲
+//	bus.Feed ──────▲ ▲
+//	FastAGI tag ─────┘
 //
 // A pipeline is the only owner of its engine. Every event is appended to
 // the journal before the engine sees it; a checkpoint (where a restart must
@@ -30,6 +31,7 @@ import (
 	"github.com/calltrail/calltrail/agi"
 	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/bus"
 	"github.com/calltrail/calltrail/internal/journal"
 	"github.com/calltrail/calltrail/internal/store"
 )
@@ -50,7 +52,10 @@ type Source struct {
 // left zero.
 type Options struct {
 	Sources []Source
-	Store   store.Saver
+	// Feeds are servers followed through NATS JetStream (package bus)
+	// rather than over AMI: collectors beside them publish their events.
+	Feeds []*bus.Feed
+	Store store.Saver
 
 	// Journal, when not nil, is where every event goes first.
 	Journal *journal.Journal
@@ -150,6 +155,13 @@ func New(opts Options) (*Daemon, error) {
 		seen[s.ID] = true
 		d.pipeline(s.ID)
 	}
+	for _, f := range opts.Feeds {
+		if seen[f.Server()] {
+			return nil, fmt.Errorf("daemon: server %q is both an AMI source and a bus feed, or a feed twice", f.Server())
+		}
+		seen[f.Server()] = true
+		d.pipeline(f.Server()).feed = f
+	}
 	return d, nil
 }
 
@@ -215,6 +227,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			p.run(runCtx, client.Events())
+		}()
+	}
+
+	for _, f := range d.opts.Feeds {
+		p := d.pipeline(f.Server())
+		skip := p.busSeq
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := f.Run(runCtx, skip); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("bus feed %s: %w", f.Server(), err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			p.run(runCtx, f.Events())
 		}()
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/bus"
 	"github.com/calltrail/calltrail/internal/journal"
 )
 
@@ -30,6 +31,11 @@ type pipeline struct {
 	running    atomic.Bool // run is reading events: it answers live
 
 	lastSeq int64 // the journal sequence of the last event handled
+
+	// feed, when not nil, is where the events come from (NATS JetStream);
+	// busSeq is the stream sequence of the last event journaled.
+	feed   *bus.Feed
+	busSeq uint64
 }
 
 // seqOf turns a journal position into the increasing sequence number the
@@ -52,7 +58,7 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 				p.note()
 				return
 			}
-			p.handle(m, time.Now())
+			p.handle(m, p.arrival(m))
 			switch m.Event() {
 			case ami.EventConnected:
 				p.connected.Store(true)
@@ -76,6 +82,9 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 			reply <- p.eng.InProgress(p.eng.Clock(time.Now()))
 
 		case <-tick.C:
+			if p.feed != nil {
+				p.flushJournal() // acknowledges what a busy feed delivered
+			}
 			p.note()
 		case <-ctx.Done():
 			// Take what the client already read: it is journaled and
@@ -87,8 +96,9 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 						p.note()
 						return
 					}
-					p.handle(m, time.Now())
+					p.handle(m, p.arrival(m))
 				default:
+					p.flushJournal()
 					p.note()
 					return
 				}
@@ -105,8 +115,23 @@ func (p *pipeline) flushJournal() {
 	if j := p.d.opts.Journal; j != nil {
 		if err := j.Flush(); err != nil {
 			p.d.log.Error("journal flush", "server", p.id, "err", err)
+			return // nothing is acknowledged that may not be kept
 		}
 	}
+	if p.feed != nil && p.busSeq > 0 {
+		p.feed.Ack(p.busSeq)
+	}
+}
+
+// arrival is when the event reached calltrail: the collector's clock for
+// an event from the bus, this host's for one read here.
+func (p *pipeline) arrival(m *ami.Message) time.Time {
+	if p.feed != nil {
+		if t, ok := bus.Arrival(m); ok {
+			return t
+		}
+	}
+	return time.Now()
 }
 
 // handle journals one message, then feeds it to the engine.
@@ -122,6 +147,11 @@ func (p *pipeline) handle(m *ami.Message, arrival time.Time) {
 			}
 		} else {
 			seq = seqOf(pos)
+		}
+	}
+	if p.feed != nil {
+		if s, ok := bus.Seq(m); ok {
+			p.busSeq = s
 		}
 	}
 	var done []*callgraph.Call
@@ -200,6 +230,9 @@ func (d *Daemon) recover(ctx context.Context) error {
 		}
 		p := d.pipeline(x.rec.Server)
 		p.lastSeq = x.seq
+		if s, ok := bus.Seq(x.m); ok {
+			p.busSeq = max(p.busSeq, s) // journaled: a redelivery is dropped
+		}
 		for _, c := range p.eng.HandleSeq(x.m, x.rec.Arrival, x.seq) {
 			if !d.send(ctx, p, c) {
 				return ctx.Err()
