@@ -582,6 +582,31 @@ func (e *Engine) varSet(ev event) {
 				}
 			}
 		}
+	case name == "SIPCALLID":
+		if l := e.leg(ev, "", false); l != nil && m.Get("Value") != "" {
+			l.sipCallID = m.Get("Value")
+		}
+	case name == "BRIDGEPVTCALLID":
+		// Set on a leg as it enters a bridge: the Call-ID of its peer's
+		// dialog. A two-party bridge says whose.
+		v := m.Get("Value")
+		l := e.leg(ev, "", false)
+		if v == "" || l == nil || l.bridge == nil {
+			return
+		}
+		var peer *leg
+		for _, o := range l.bridge.members {
+			if o == l {
+				continue
+			}
+			if peer != nil {
+				return // more than one: not ours to say
+			}
+			peer = o
+		}
+		if peer != nil && peer.kind == kindParty && peer.sipCallID == "" {
+			peer.sipCallID = v
+		}
 	case strings.HasPrefix(name, "CALLTRAIL_"):
 		if l := e.leg(ev, "", false); l != nil {
 			key := strings.ToLower(strings.TrimPrefix(name, "CALLTRAIL_"))

@@ -296,6 +296,7 @@ func (e *Engine) legRecord(l *leg, first bool, talk time.Duration) *Leg {
 		CauseText:  l.causeText,
 		Tags:       l.tags,
 		Quality:    l.quality.record(l),
+		SIPCallID:  l.sipCallID,
 	}
 	switch {
 	case first:

@@ -31,6 +31,22 @@ type Call struct {
 	// Unplaced counts events that named this call's channels but that the
 	// engine could not interpret.
 	Unplaced int `json:"unplaced,omitempty"`
+	// Linked are the calls, on this server or another, that this one
+	// continued or was continued by over a SIP trunk (a Linker joins them
+	// by SIP Call-ID).
+	Linked []Link `json:"linked,omitempty"`
+}
+
+// A Link joins a leg of this call to the leg of another call that is the
+// other end of the same SIP dialog: an outbound trunk leg on one Asterisk
+// and the inbound leg it became on the next.
+type Link struct {
+	Server string `json:"server"`
+	CallID string `json:"call_id"`
+	// Leg is the other call's leg; Via is this call's.
+	Leg       string `json:"leg"`
+	Via       string `json:"via"`
+	SIPCallID string `json:"sip_call_id"`
 }
 
 // A Gap is a span of time during which events of a call may be missing.
@@ -71,6 +87,9 @@ type Leg struct {
 	// tag handler, CDR(userfield)).
 	Tags    map[string]string `json:"tags,omitempty"`
 	Quality *Quality          `json:"quality,omitempty"`
+	// SIPCallID is the Call-ID of the leg's SIP dialog, when Asterisk
+	// told it (chan_sip's SIPCALLID, or BRIDGEPVTCALLID on the peer).
+	SIPCallID string `json:"sip_call_id,omitempty"`
 }
 
 // Roles of a leg.

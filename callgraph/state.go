@@ -39,6 +39,7 @@ type leg struct {
 	status   string // final DialStatus of the dial that reached it
 
 	bridge     *bridge
+	sipCallID  string
 	peers      []*leg // every leg this one shared a bridge with, in order
 	held       bool
 	holdBridge *bridge // the bridge whose other parties the leg put on hold

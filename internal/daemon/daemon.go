@@ -95,6 +95,9 @@ type Daemon struct {
 
 	journalErrs atomic.Uint64
 
+	linkMu sync.Mutex
+	linker callgraph.Linker
+
 	// hardStop ends waiting for the database at shutdown.
 	hardStop   context.Context
 	hardCancel context.CancelFunc
@@ -309,16 +312,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // send rates a completed call and hands it to the writer.
 func (d *Daemon) send(ctx context.Context, p *pipeline, c *callgraph.Call) bool {
-	if d.opts.Rater != nil {
-		c.Billing = d.opts.Rater.Rate(c)
+	// A call that continues one of another server (a SIP trunk between
+	// them) is linked to it, and that one is stored again with the link.
+	d.linkMu.Lock()
+	out := d.linker.Add(c)
+	d.linkMu.Unlock()
+	for _, c := range out {
+		if d.opts.Rater != nil {
+			c.Billing = d.opts.Rater.Rate(c)
+		}
+		select {
+		case d.calls <- c:
+			d.sent.Add(1)
+		case <-ctx.Done():
+			return false
+		}
 	}
-	select {
-	case d.calls <- c:
-		d.sent.Add(1)
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return true
 }
 
 // WriterStatus reports the database writer's state.

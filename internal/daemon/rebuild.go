@@ -26,6 +26,7 @@ type RebuildStats struct {
 func Rebuild(ctx context.Context, dir string, from, to time.Time, rater Rater, save func([]*callgraph.Call) error) (RebuildStats, error) {
 	var st RebuildStats
 	engines := map[string]*callgraph.Engine{}
+	var linker callgraph.Linker
 	var batch []*callgraph.Call
 	flush := func() error {
 		if len(batch) == 0 {
@@ -49,16 +50,24 @@ func Rebuild(ctx context.Context, dir string, from, to time.Time, rater Rater, s
 			eng = callgraph.New(callgraph.Options{Server: x.rec.Server})
 			engines[x.rec.Server] = eng
 		}
-		for _, c := range eng.HandleSeq(x.m, x.rec.Arrival, x.seq) {
-			if (!from.IsZero() && c.Start.Before(from)) || (!to.IsZero() && !c.Start.Before(to)) {
-				st.Skipped++
-				continue
+		for _, done := range eng.HandleSeq(x.m, x.rec.Arrival, x.seq) {
+			// As serve does: calls joined over a trunk are linked, and
+			// the earlier one is saved again with its link.
+			for i, c := range linker.Add(done) {
+				if (!from.IsZero() && c.Start.Before(from)) || (!to.IsZero() && !c.Start.Before(to)) {
+					if i == 0 {
+						st.Skipped++
+					}
+					continue
+				}
+				if rater != nil {
+					c.Billing = rater.Rate(c)
+				}
+				batch = append(batch, c)
+				if i == 0 {
+					st.Calls++
+				}
 			}
-			if rater != nil {
-				c.Billing = rater.Rate(c)
-			}
-			batch = append(batch, c)
-			st.Calls++
 			if len(batch) >= 500 {
 				if err := flush(); err != nil {
 					return st, err

@@ -46,6 +46,10 @@ var numberVars = map[string]bool{
 	"SIPCALLID": true, "BRIDGEPVTCALLID": true,
 }
 
+// dialogVars are the VarSet variables whose values are SIP Call-IDs: each
+// copy of a template makes them its own.
+var dialogVars = map[string]bool{"SIPCALLID": true, "BRIDGEPVTCALLID": true}
+
 // clockKeys are fields that hold a wall-clock time other than the event's
 // Timestamp: an RTCP report's NTP time (with microseconds), a queue
 // member's last call, login and pause (whole seconds, 0 for never). A copy

@@ -362,6 +362,14 @@ func (c *compiler) value(f ami.Field, variable, app string) {
 		c.put(segConf, s)
 		return
 	}
+	if strings.EqualFold(f.Key, "Value") && dialogVars[variable] && v != "" && len(c.uids) > 0 {
+		// A SIP Call-ID names one dialog: each copy gets its own, or
+		// copies of one capture would look like calls joined over a trunk.
+		c.text(v, true)
+		c.lit("~")
+		c.put(segUID, 0)
+		return
+	}
 	numbers := cls == classNumbers || (strings.EqualFold(f.Key, "Value") && numberVars[variable])
 	if cls == classNumbers {
 		// A conference's devices and its ConfBridge() arguments.
