@@ -15,6 +15,7 @@ import (
 
 	"github.com/calltrail/calltrail/internal/api"
 	"github.com/calltrail/calltrail/internal/daemon"
+	"github.com/calltrail/calltrail/internal/web"
 )
 
 // httpFlags are the settings of the HTTP API, shared by serve and web.
@@ -64,12 +65,20 @@ func readToken(flagName, file, env string) (string, error) {
 	return t, nil
 }
 
-// startHTTP listens on f.listen and serves the API on it until stop is
-// called, which shuts the server down gracefully. It returns the address
-// it listens on.
+// startHTTP listens on f.listen and serves the web UI and the API on it
+// until stop is called, which shuts the server down gracefully. It
+// returns the address it listens on.
 func startHTTP(o api.Options, listen string, log *slog.Logger) (addr net.Addr, stop func(), err error) {
 	o.Logger = log
-	h, err := api.New(o)
+	// The live streams end when the shutdown begins, or it would wait
+	// for them.
+	closing := make(chan struct{})
+	o.Shutdown = closing
+	a, err := api.New(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := web.New(a)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,6 +93,7 @@ func startHTTP(o api.Options, listen string, log *slog.Logger) (addr net.Addr, s
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(closing) })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

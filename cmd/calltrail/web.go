@@ -21,8 +21,9 @@ func runWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logFormat := fs.String("log-format", "", "text or json")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail web [--db DSN] [--listen ADDR] [--token-file F] [--admin-token-file F]")
-		fmt.Fprintln(stderr, "\nServes the HTTP API (calls, diagrams, reports, accounts, /metrics) from the")
-		fmt.Fprintln(stderr, "database alone, without following Asterisk. See docs/api.md.")
+		fmt.Fprintln(stderr, "\nServes the web UI (at /) and the HTTP API (calls, diagrams, reports,")
+		fmt.Fprintln(stderr, "accounts, /metrics) from the database alone, without following Asterisk.")
+		fmt.Fprintln(stderr, "See docs/web.md and docs/api.md.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/api"
+	"github.com/calltrail/calltrail/internal/store"
 )
 
 var httpAddrRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
@@ -104,6 +110,57 @@ func TestWebAPI(t *testing.T) {
 	}
 	if code, body := get(t, base+"/api/v1/status", "reader"); code != 404 {
 		t.Errorf("/api/v1/status without a daemon: %d %s", code, body)
+	}
+	// The web UI: its files need no token, its data does.
+	for _, tc := range []struct{ path, holds string }{
+		{"/", `<script type="module" src="/ui/app.js">`},
+		{"/ui/app.js", "import"},
+		{"/ui/style.css", "table.data"},
+	} {
+		if code, body := get(t, base+tc.path, ""); code != 200 || !strings.Contains(body, tc.holds) {
+			t.Errorf("%s without a token: %d %.200s", tc.path, code, body)
+		}
+	}
+	if code, body := get(t, base+"/api/v1/live", "reader"); code != 404 {
+		t.Errorf("/api/v1/live without a daemon: %d %s", code, body)
+	}
+}
+
+// TestHTTPStopEndsStreams: stopping the server ends the live streams at
+// once rather than waiting out the shutdown's grace period for them.
+func TestHTTPStopEndsStreams(t *testing.T) {
+	st, err := store.Open(context.Background(), testDB(t, "S01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o := api.Options{Store: st, Live: func() []*callgraph.Call { return nil }}
+	addr, stop, err := startHTTP(o, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr.String() + "/api/v1/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no snapshot: %v", err)
+		}
+		if strings.HasPrefix(line, "event: snapshot") {
+			break
+		}
+	}
+	began := time.Now()
+	stop()
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("stop took %v with a live stream open", d)
+	}
+	if _, err := io.ReadAll(br); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
 	}
 }
 
