@@ -2,7 +2,7 @@
 // paging by limit and offset.
 
 import {fill, h} from './dom.js';
-import {catalogue, getJSON} from './api.js';
+import {APIError, catalogue, getJSON} from './api.js';
 import {between, dateTime, secs, tz, words} from './format.js';
 import {callHref, go, query} from './nav.js';
 
@@ -28,11 +28,20 @@ const pageSizes = ['25', '50', '100', '200'];
 export let lastList = '#/calls';
 
 export async function render(main, {params, signal}) {
-  const limit = pageSizes.includes(params.get('limit')) ? params.get('limit') : '50';
+  const n = parseInt(params.get('limit') || '', 10);
+  const limit = n >= 1 && n <= 1000 ? String(n) : '50';
   const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
   const sel = {};
   for (const f of filters) sel[f.name] = params.get(f.name) || '';
-  const page = await getJSON(`/api/v1/calls${query({...sel, tz, limit, offset})}`, signal);
+  let page;
+  try {
+    page = await getJSON(`/api/v1/calls${query({...sel, tz, limit, offset})}`, signal);
+  } catch (err) {
+    if (!(err instanceof APIError && err.status === 400)) throw err;
+    // A filter the API refuses: say which, and keep the form to fix it.
+    fill(main, h('h1', null, 'Calls'), form(sel, limit), h('p', {class: 'error', id: 'error'}, err.message));
+    return;
+  }
   lastList = location.hash || '#/calls';
   fill(main,
     h('h1', null, 'Calls'),
@@ -59,7 +68,8 @@ function form(sel, limit) {
     }
     return h('div', {class: 'field'}, h('label', {for: id}, f.label), input);
   });
-  const size = h('select', {id: 'f-limit', name: 'limit'}, pageSizes.map((n) => h('option', {value: n, selected: n === limit}, n)));
+  const sizes = pageSizes.includes(limit) ? pageSizes : [...pageSizes, limit].sort((a, b) => a - b);
+  const size = h('select', {id: 'f-limit', name: 'limit'}, sizes.map((n) => h('option', {value: n, selected: n === limit}, n)));
   const el = h('form', {id: 'filters', class: 'filters', onsubmit: (e) => {
     e.preventDefault();
     const data = new FormData(el);

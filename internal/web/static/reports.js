@@ -2,7 +2,7 @@
 // tables, over a period the user picks.
 
 import {fill, h} from './dom.js';
-import {getJSON} from './api.js';
+import {APIError, getJSON} from './api.js';
 import {pct, secs, tz} from './format.js';
 import {go, query} from './nav.js';
 import {hbars, vbars} from './charts.js';
@@ -31,13 +31,21 @@ export async function render(main, {match, params, signal}) {
   }
   const sel = {};
   for (const f of page.fields) sel[f] = params.get(f) || '';
-  const report = await getJSON(`/api/v1/reports/${name}${query({...sel, tz})}`, signal);
+  let report, refused;
+  try {
+    report = await getJSON(`/api/v1/reports/${name}${query({...sel, tz})}`, signal);
+  } catch (err) {
+    if (!(err instanceof APIError && err.status === 400)) throw err;
+    refused = err.message; // a setting the API refuses: keep the form to fix it
+  }
   fill(main,
     h('h1', null, 'Reports'),
     h('div', {class: 'tabs'}, Object.entries(pages).map(([n, p]) =>
       h('a', {href: `#/reports/${n}${query(period(sel))}`, class: n === name ? 'active' : null, id: `tab-${n}`}, p.title))),
     form(name, page, sel),
-    h('div', {id: `report-${name}`}, page.draw(report, sel)));
+    refused
+      ? h('p', {class: 'error', id: 'error'}, refused)
+      : h('div', {id: `report-${name}`}, page.draw(report, sel)));
 }
 
 // period keeps the selection that both reports share.
