@@ -149,11 +149,19 @@ func (f *Flow) DiagramSVG(w io.Writer) error { return f.svg(w, false) }
 func (f *Flow) svg(w io.Writer, timeline bool) error {
 	bw := bufio.NewWriter(w)
 	gw, gh := f.size()
+	geo := f.geometry()
+	labels := f.placeLabels(geo)
 	laneH := 30.0
 	tlTop := gh + 10
 	width := math.Max(gw, 980)
 	height := tlTop + 60 + float64(len(f.Lanes))*laneH + 95
 	if !timeline {
+		// Alone, the drawing is as wide as what it holds, the labels
+		// beside the transfer curves included.
+		for _, l := range labels {
+			lw, _ := labelSize(l.e.Lines)
+			gw = math.Max(gw, l.at.x+lw/2+3+margin)
+		}
 		width, height = math.Max(gw, 560), gh+40
 	}
 	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif">`+"\n", width, height, width, height)
@@ -169,7 +177,6 @@ func (f *Flow) svg(w io.Writer, timeline bool) error {
 		f.Start.UTC().Format("2006-01-02 15:04:05.000"), f.End.UTC().Format("15:04:05.000"))
 
 	f.svgBoxes(bw)
-	geo := f.geometry()
 	for _, e := range f.Edges {
 		p := geo[e]
 		col, marker := colEdge, "arrow"
@@ -190,7 +197,7 @@ func (f *Flow) svg(w io.Writer, timeline bool) error {
 	for _, n := range f.Nodes {
 		svgNode(bw, n)
 	}
-	for _, l := range f.placeLabels(geo) {
+	for _, l := range labels {
 		svgLabel(bw, l.at, l.e.Lines, l.col)
 	}
 	if timeline {

@@ -14,37 +14,52 @@ import (
 // TestDiagramSVG: the diagram alone is the full drawing's diagram part,
 // with its arrows' legend and without the timeline.
 func TestDiagramSVG(t *testing.T) {
-	for _, s := range []string{"S05", "S06", "S08", "S10"} {
-		f := Build(reports.DefaultOptions(), Group(load(t, s))[0]...)
-		var full, diagram bytes.Buffer
-		if err := f.SVG(&full); err != nil {
-			t.Fatal(err)
+	for _, s := range []string{"S05", "S06", "S08", "S10", "S15", "S17", "S23", "P03"} {
+		for _, g := range Group(load(t, s)) {
+			diagramAlone(t, s, Build(reports.DefaultOptions(), g...))
 		}
-		if err := f.DiagramSVG(&diagram); err != nil {
-			t.Fatal(err)
+	}
+}
+
+// diagramAlone checks the diagram of one flow of capture s.
+func diagramAlone(t *testing.T, s string, f *Flow) {
+	t.Helper()
+	var full, diagram bytes.Buffer
+	if err := f.SVG(&full); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.DiagramSVG(&diagram); err != nil {
+		t.Fatal(err)
+	}
+	texts := svgTexts(t, diagram.Bytes())
+	for _, n := range f.Nodes {
+		if !texts[n.Label] {
+			t.Errorf("%s: the diagram lacks node %q", s, n.Label)
 		}
-		texts := svgTexts(t, diagram.Bytes())
-		for _, n := range f.Nodes {
-			if !texts[n.Label] {
-				t.Errorf("%s: the diagram lacks node %q", s, n.Label)
-			}
+	}
+	for _, want := range []string{"answered", "not answered", "transfer, pickup"} {
+		if !texts[want] {
+			t.Errorf("%s: the diagram's legend lacks %q", s, want)
 		}
-		for _, want := range []string{"answered", "not answered", "transfer, pickup"} {
-			if !texts[want] {
-				t.Errorf("%s: the diagram's legend lacks %q", s, want)
-			}
+	}
+	for _, unwanted := range []string{"timeline", "ringing", "queue wait"} {
+		if texts[unwanted] {
+			t.Errorf("%s: the diagram alone has %q", s, unwanted)
 		}
-		for _, unwanted := range []string{"timeline", "ringing", "queue wait"} {
-			if texts[unwanted] {
-				t.Errorf("%s: the diagram alone has %q", s, unwanted)
-			}
+	}
+	if !svgTexts(t, full.Bytes())["timeline"] {
+		t.Errorf("%s: the full drawing has no timeline", s)
+	}
+	// Every label lies inside the drawing.
+	width := svgWidth(t, diagram.Bytes())
+	for _, l := range f.placeLabels(f.geometry()) {
+		lw, _ := labelSize(l.e.Lines)
+		if right := l.at.x + lw/2; right > width {
+			t.Errorf("%s: label %q ends at x=%.0f, past the drawing's width %.0f", s, l.e.Lines[0], right, width)
 		}
-		if !svgTexts(t, full.Bytes())["timeline"] {
-			t.Errorf("%s: the full drawing has no timeline", s)
-		}
-		if diagram.Len() >= full.Len() {
-			t.Errorf("%s: the diagram alone (%d bytes) is not smaller than the full drawing (%d)", s, diagram.Len(), full.Len())
-		}
+	}
+	if diagram.Len() >= full.Len() {
+		t.Errorf("%s: the diagram alone (%d bytes) is not smaller than the full drawing (%d)", s, diagram.Len(), full.Len())
 	}
 }
 
@@ -74,4 +89,16 @@ func svgTexts(t *testing.T, doc []byte) map[string]bool {
 			}
 		}
 	}
+}
+
+// svgWidth reads the width of an SVG document.
+func svgWidth(t *testing.T, doc []byte) float64 {
+	t.Helper()
+	var root struct {
+		Width float64 `xml:"width,attr"`
+	}
+	if err := xml.Unmarshal(doc, &root); err != nil {
+		t.Fatal(err)
+	}
+	return root.Width
 }
