@@ -108,7 +108,7 @@ function features(c) {
   for (const x of c.connections || []) {
     if (x.kind.endsWith('transfer')) out.add(x.kind === 'blind_transfer' ? 'blind transfer' : 'attended transfer');
     else if (x.kind === 'attended_transfer_abandoned') out.add('transfer abandoned');
-    else if (x.kind !== 'dial' && x.kind !== 'queue_attempt') out.add(words(x.kind));
+    else if (!['dial', 'queue_attempt', 'conference_join'].includes(x.kind)) out.add(words(x.kind));
   }
   if ((c.queues || []).length) out.add('queue');
   if ((c.conferences || []).length) out.add('conference');

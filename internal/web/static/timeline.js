@@ -66,7 +66,7 @@ export function draw(tl) {
 
 // legend lists the kinds of bars the timeline has.
 export function legend(tl) {
-  const kinds = new Set(tl.lanes.flatMap((l) => l.bars.map((b) => b.kind)));
+  const kinds = new Set(tl.lanes.flatMap((l) => l.bars.filter((b) => b.seconds > 0).map((b) => b.kind)));
   const items = Object.keys(barNames).filter((k) => kinds.has(k));
   let x = 0;
   const svg = s('svg', {class: 'legend', height: 20, width: 800, viewBox: '0 0 800 20'});
