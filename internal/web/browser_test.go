@@ -511,6 +511,9 @@ func browseLive(t *testing.T, tb *tab, base string, fake *liveCalls) {
 	}
 	fake.set(liveCall("1795340003.9", time.Now().Add(-time.Second), "1021", "1022"))
 	tb.wait(`document.querySelectorAll('#live-table tbody tr').length === 1 && document.querySelector('#live-table tr[data-call="pbx1/1795340003.9"]') !== null`)
+	// A call the engine knows little of yet: no start, no legs.
+	fake.set(&callgraph.Call{ID: "1795340004.2", Server: "pbx1"})
+	tb.wait(`document.querySelector('#live-table tr[data-call="pbx1/1795340004.2"]') !== null`)
 	fake.set()
 	tb.wait(`document.querySelector('#live-empty') !== null`)
 	if s := tb.text("#live-status"); !strings.Contains(s, "0 in progress") {

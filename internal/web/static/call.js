@@ -5,14 +5,14 @@
 import {fill, h} from './dom.js';
 import {catalogue, download, getJSON, getText} from './api.js';
 import {between, clockMs, dateTime, secs, words} from './format.js';
-import {disposition, lastList} from './calls.js';
+import {disposition, lastList, lists} from './calls.js';
 import * as timeline from './timeline.js';
 
 export async function render(main, {match, signal}) {
   const [server, id] = match;
   const base = `/api/v1/calls/${encodeURIComponent(server)}/${encodeURIComponent(id)}`;
   const [c, svg, tl, causes] = await Promise.all([
-    getJSON(base, signal),
+    getJSON(base, signal).then(lists),
     getText(`${base}/diagram?format=svg&timeline=false`, signal),
     getJSON(`${base}/timeline`, signal),
     catalogue().catch(() => null),

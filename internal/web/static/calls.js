@@ -102,6 +102,13 @@ function caller(c) {
   return c.legs.find((l) => l.role === 'caller') || c.legs[0];
 }
 
+// A record may come without lists (null in JSON); the pages take them
+// as empty.
+export function lists(c) {
+  for (const k of ['legs', 'connections', 'segments', 'queues', 'billing', 'gaps']) c[k] ||= [];
+  return c;
+}
+
 // features names what happened in the call besides a plain dial.
 function features(c) {
   const out = new Set();
@@ -121,7 +128,7 @@ export function disposition(d) {
 }
 
 function table(calls) {
-  const rows = calls.map((c) => {
+  const rows = calls.map(lists).map((c) => {
     const first = caller(c);
     const others = [...new Set(c.legs.filter((l) => l !== first).map((l) => l.party))];
     const href = callHref(c.server, c.call_id);

@@ -107,15 +107,17 @@ function draw(body, {snap, got}) {
     return;
   }
   const rows = snap.calls.map((c) => {
+    const legs = c.legs || [];
     // The records' times are on Asterisk's clock: count from them.
-    const ends = c.legs.map((l) => parse(l.created).getTime() + l.duration * 1000);
-    const elapsed = (Math.max(parse(c.start).getTime(), ...ends) - parse(c.start).getTime()) / 1000 + since;
+    const t0 = parse(c.start)?.getTime();
+    const ends = legs.map((l) => (parse(l.created)?.getTime() ?? t0) + (l.duration || 0) * 1000).filter(Number.isFinite);
+    const elapsed = t0 === undefined ? null : (Math.max(t0, ...ends) - t0) / 1000 + since;
     const queue = (c.queues || []).find((q) => !q.left);
     return h('tr', {'data-call': `${c.server}/${c.call_id}`},
       h('td', {class: 'time'}, dateTime(c.start)),
       h('td', {class: 'num'}, secs(elapsed)),
       h('td', null, c.call_id, h('span', {class: 'sub'}, ` ${c.server}`)),
-      h('td', null, h('ul', {class: 'live-legs'}, c.legs.map((l) => {
+      h('td', null, h('ul', {class: 'live-legs'}, legs.map((l) => {
         const up = !l.ended;
         return h('li', null,
           h('strong', null, l.party), ` ${words(l.role)} `,
