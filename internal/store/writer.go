@@ -20,11 +20,15 @@ type Saver interface {
 
 // Defaults of a Writer's zero fields.
 const (
-	DefaultMaxBatch       = 100
-	DefaultMaxDelay       = time.Second
-	DefaultMaxQueue       = 10000
-	DefaultMinBackoff     = 500 * time.Millisecond
-	DefaultMaxBackoff     = 30 * time.Second
+	DefaultMaxBatch   = 100
+	DefaultMaxDelay   = time.Second
+	DefaultMaxQueue   = 10000
+	DefaultMinBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff bounds how long the calls keep waiting once the
+	// database is back: a retry finds out. One failed connection every
+	// 5 s costs a database nothing; at 30 s, a 30 s outage kept its calls
+	// waiting 10 to 15 s more (TestPostgresServerStopped).
+	DefaultMaxBackoff     = 5 * time.Second
 	DefaultAttemptTimeout = 30 * time.Second
 )
 
