@@ -127,7 +127,7 @@ func serveHTTP(f httpFlags, st api.Store, d *daemon.Daemon, log *slog.Logger) (s
 	if err != nil {
 		return nil, err
 	}
-	o.Store, o.Status = st, d.Status
+	o.Store, o.Status, o.Live = st, d.Status, d.Live
 	_, stop, err = startHTTP(o, f.listen, log)
 	return stop, err
 }

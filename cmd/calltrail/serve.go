@@ -69,7 +69,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsStream, "nats-stream", "", "JetStream stream (default CALLTRAIL_AMI)")
 	fs.StringVar(&f.natsPrefix, "nats-prefix", "", "subject prefix, ending in '.' (default calltrail.ami.)")
 	fs.StringVar(&f.natsIDs, "nats-servers", "", "comma-separated ids of the servers whose collectors publish to this engine")
-	f.http.register(fs, "http", "", "HTTP API, /metrics and probes listen address, e.g. 127.0.0.1:8080 (default off; see docs/api.md)")
+	f.http.register(fs, "http", "", "web UI, HTTP API, /metrics and probes listen address, e.g. 127.0.0.1:8080 (default off; see docs/api.md)")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

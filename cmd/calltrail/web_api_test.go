@@ -195,7 +195,9 @@ func TestServeAPI(t *testing.T) {
 	var simErr syncBuffer
 	simDone := make(chan error, 1)
 	go func() {
-		simDone <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--user", "lab", "--secret", "labpass", "--fast",
+		// At twice the recorded pace the call is up for about 4 s: long
+		// enough to be seen live.
+		simDone <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--user", "lab", "--secret", "labpass", "--speed", "2",
 			"../../testdata/asterisk20/S01/ami.log"}, io.Discard, &simErr)
 	}()
 	defer func() { cancel(); <-simDone }()
@@ -231,5 +233,28 @@ func TestServeAPI(t *testing.T) {
 	code, body = get(t, base+"/metrics", "reader")
 	if code != 200 || !strings.Contains(body, "calltrail_ami_connected{server=\"127.0.0.1\"} 1") {
 		t.Errorf("/metrics: %d %.2000s", code, body)
+	}
+
+	// The live view follows the call in progress.
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/live", nil)
+	req.Header.Set("Authorization", "Bearer reader")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("/api/v1/live: %d %s", resp.StatusCode, ct)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(nil, 1<<20)
+	seen := false
+	for deadline := time.Now().Add(15 * time.Second); !seen && time.Now().Before(deadline) && lines.Scan(); {
+		if l := lines.Text(); strings.HasPrefix(l, "data:") && strings.Contains(l, `"SIP/1002-`) && strings.Contains(l, `"complete":false`) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("the live view never showed the call in progress")
 	}
 }

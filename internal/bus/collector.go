@@ -32,7 +32,7 @@ type Collector struct {
 	Bus    *Bus
 	Spool  *journal.Journal
 	// Batch is how many events are published before waiting for their
-	// acknowledgements (512 when 0).
+	// acknowledgements (4096 when 0).
 	Batch int
 	// Retention keeps published spool segments this long (0: delete them
 	// once published).
@@ -66,7 +66,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	if c.Batch <= 0 {
-		c.Batch = 512
+		c.Batch = 4096
 	}
 	if c.epoch, err = spoolEpoch(c.Spool.Dir()); err != nil {
 		return err
@@ -106,8 +106,9 @@ func (c *Collector) Run(ctx context.Context) error {
 				// so. Stop rather than publish around a hole.
 				return fmt.Errorf("collector %s: spool: %w", c.Server, err)
 			}
-			c.spooled.Add(1)
-			if len(events) == 0 {
+			// Hand the spool to the publisher when the input pauses, and
+			// every 256 events under a steady stream.
+			if n := c.spooled.Add(1); len(events) == 0 || n%256 == 0 {
 				if err := c.Spool.Flush(); err != nil {
 					return fmt.Errorf("collector %s: spool: %w", c.Server, err)
 				}
@@ -191,7 +192,10 @@ func (c *Collector) publishBatch(ctx context.Context, subject string, pos journa
 	}
 	defer rd.Close()
 	var futures []jetstream.PubAckFuture
-	var next journal.Position
+	// next is where the next batch starts: after the last record sent. The
+	// end of what is on disk may come before end (the spool's writer has
+	// not flushed yet): the rest goes in a later batch.
+	next := pos
 	for len(futures) < c.Batch {
 		rec, at, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -210,16 +214,7 @@ func (c *Collector) publishBatch(ctx context.Context, subject string, pos journa
 			return pos, 0, err
 		}
 		futures = append(futures, f)
-	}
-	if len(futures) == c.Batch {
-		// Where the next batch starts: the record after the last one sent.
-		if _, at, err := rd.Next(); err == nil && at.Less(end) {
-			next = at
-		} else {
-			next = end
-		}
-	} else {
-		next = end
+		next = rd.Pos()
 	}
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

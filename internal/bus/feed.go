@@ -37,6 +37,11 @@ type Feed struct {
 	ackTo   uint64      // acknowledge up to here
 	ackNow  chan struct{}
 
+	// the parser, owned by Run
+	src bytes.Reader
+	br  *bufio.Reader
+	rd  *ami.Reader
+
 	malformed atomic.Int64
 	dropped   atomic.Int64
 }
@@ -125,7 +130,7 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 	f.mu.Lock()
 	f.last = max(f.last, start)
 	f.mu.Unlock()
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: %w", f.durable, err)
 	}
@@ -168,7 +173,7 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 			msg.Ack()
 			continue
 		}
-		m, err := ami.NewReader(bufio.NewReader(bytes.NewReader(msg.Data()))).ReadMessage()
+		m, err := f.parse(msg.Data())
 		if err != nil {
 			// Not an AMI message: nothing an engine can use. Acknowledge it
 			// (it would come back for ever) and say so.
@@ -194,6 +199,22 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 			return nil
 		}
 	}
+}
+
+// parse reads one AMI message from a JetStream message's data, with one
+// reader kept for all of them.
+func (f *Feed) parse(data []byte) (*ami.Message, error) {
+	if f.rd == nil {
+		f.br = bufio.NewReaderSize(nil, 16<<10)
+		f.rd = ami.NewReader(f.br)
+	}
+	f.src.Reset(data)
+	f.br.Reset(&f.src)
+	m, err := f.rd.ReadMessage()
+	if err != nil {
+		f.rd = nil // start afresh after a bad message
+	}
+	return m, err
 }
 
 // Ack acknowledges every event delivered up to seq (and any dropped

@@ -96,6 +96,9 @@ func (rd *Reader) Next() (Record, Position, error) {
 	}
 }
 
+// Pos returns where the record after the last one Next returned starts.
+func (rd *Reader) Pos() Position { return rd.pos }
+
 // Close releases the reader's file.
 func (rd *Reader) Close() error {
 	if rd.f != nil {
