@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -45,7 +46,7 @@ func TestBusThroughput(t *testing.T) {
 
 	dir := t.TempDir()
 	events := 0
-	start := time.Now()
+	var start time.Time
 	var ids []string
 	for i := range servers {
 		id := fmt.Sprintf("pbx%d", i+1)
@@ -55,32 +56,36 @@ func TestBusThroughput(t *testing.T) {
 		if err := gen.cmd.Wait(); err != nil {
 			t.Fatalf("gen: %v\n%s", err, gen.out)
 		}
-		st, _ := os.Stat(file)
-		t.Logf("%s: %s, %.1f MB", id, file, float64(st.Size())/1e6)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := bytes.Count(data, []byte("\nEvent: "))
+		events += n
+		t.Logf("%s: %d events, %.1f MB", id, n, float64(len(data))/1e6)
 		addr := freeAddr(t)
 		startProc(t, "sim", "--user", "lab", "--secret", "labpass", "--fast", "--listen", addr, file)
 		startProc(t, "collect", "--ami", addr, "--user", "lab", "--server-id", id, "--nats", bustest.URL(),
 			"--stream", cfg.Name, "--subject-prefix", cfg.Prefix, "--spool", filepath.Join(dir, "spool-"+id), "--log-level", "warn")
 	}
 	start = time.Now()
-	// Wait until the stream stops growing: every event published.
-	var last uint64
-	stable := 0
-	for stable < 10 {
-		time.Sleep(200 * time.Millisecond)
+	// Wait until every event is in the stream (with each collector's
+	// connection marker).
+	for {
 		info, err := b.Stream.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.State.Msgs == last && last > 0 {
-			stable++
-		} else {
-			stable = 0
-			last = info.State.Msgs
+		if info.State.Msgs >= uint64(events) {
+			events = int(info.State.Msgs)
+			break
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("the stream holds %d of %d events", info.State.Msgs, events)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	pub := time.Since(start) - 2*time.Second
-	events = int(last)
+	pub := time.Since(start)
 	t.Logf("published: %d events from %d servers in %v: %.0f events/s", events, servers, pub.Round(time.Millisecond), float64(events)/pub.Seconds())
 
 	start = time.Now()
