@@ -224,6 +224,7 @@ func TestBrowser(t *testing.T) {
 		guarded := serve(t, calls, api.Options{ReadToken: token, Live: fake.calls, LivePeriod: 100 * time.Millisecond})
 		browseWithToken(t, newTab(t, b), guarded, token, len(calls))
 	})
+	t.Run("linked", func(t *testing.T) { browseLinked(t, newTab(t, b), calls) })
 	t.Run("no daemon", func(t *testing.T) {
 		tb := newTab(t, b)
 		tb.do(chromedp.Navigate(serve(t, calls, api.Options{}) + "/#/live"))
@@ -564,4 +565,55 @@ func browseWithToken(t *testing.T, tb *tab, base, token string, n int) {
 	tb.wait(`document.querySelector('#forget-token') !== null`)
 	tb.do(chromedp.Click(chromedp.CSS("#forget-token")))
 	tb.wait(`document.querySelector('#token-form') !== null && sessionStorage.getItem('calltrail.token') === null`)
+}
+
+// browseLinked follows a call to the call it became on another server
+// over a SIP trunk: the same basic call, seen again on pbx2, its caller
+// leg the other end of the dialog of pbx1's callee leg.
+func browseLinked(t *testing.T, tb *tab, calls []*callgraph.Call) {
+	var first *callgraph.Call
+	for _, c := range calls {
+		if len(c.Legs) == 2 && c.Legs[1].SIPCallID != "" && len(c.Connections) == 1 {
+			first = c
+			break
+		}
+	}
+	if first == nil {
+		t.Fatal("no two-leg call with SIP Call-IDs")
+	}
+	a := *first
+	a.Linked = nil
+	b := a
+	b.Server, b.ID = "pbx2", "1795349999.7"
+	b.Legs = nil
+	for i, l := range a.Legs {
+		cp := *l
+		cp.ID = fmt.Sprintf("1795349999.%d", 7+i)
+		cp.SIPCallID = "pbx2-" + l.SIPCallID
+		if i == 0 {
+			cp.SIPCallID = a.Legs[1].SIPCallID // came in over the trunk
+		}
+		b.Legs = append(b.Legs, &cp)
+	}
+	var k callgraph.Linker
+	k.Add(&a)
+	out := k.Add(&b)
+	if len(out) != 2 || len(out[0].Linked) != 1 {
+		t.Fatalf("the linker joined %d calls", len(out))
+	}
+	base := serve(t, out, api.Options{})
+	tb.do(chromedp.Navigate(base + "/#/call/" + a.Server + "/" + a.ID))
+	tb.wait(`document.querySelector('#linked-table') !== null`)
+	tb.shot("linked")
+	if got := tb.count("#linked-table tbody tr"); got != 1 {
+		t.Fatalf("the linked table has %d rows, want 1", got)
+	}
+	if row := tb.text("#linked-table tbody tr"); !strings.Contains(row, "pbx2") || !strings.Contains(row, b.Legs[0].ID) {
+		t.Errorf("the link row says %q", row)
+	}
+	tb.do(chromedp.Click(chromedp.CSS("#linked-table tbody a")))
+	tb.wait(`location.hash === '#/call/pbx2/1795349999.7' && document.querySelector('h1').textContent.includes('1795349999.7') && document.querySelector('#linked-table') !== null`)
+	if row := tb.text("#linked-table tbody tr"); !strings.Contains(row, a.ID) {
+		t.Errorf("pbx2's call links back with %q", row)
+	}
 }

@@ -37,6 +37,7 @@ export async function render(main, {match, signal}) {
       h('h2', null, 'Legs'),
       h('div', {class: 'scroll'}, legs(c, causes))),
     connections(c, party),
+    linked(c, party),
     queues(c, party),
     billing(c, party),
   );
@@ -149,6 +150,22 @@ function connections(c, party) {
         h('td', {class: 'time'}, clockMs(x.at)),
         h('td', null, x.status || (x.answered === undefined ? '' : x.answered ? 'answered' : 'not answered')),
         h('td', {class: 'num'}, x.ring === undefined ? '' : secs(x.ring)))))));
+}
+
+// linked lists the calls on other servers (or this one) that this call
+// continued or was continued by over a SIP trunk.
+function linked(c, party) {
+  if (!(c.linked || []).length) return null;
+  return h('section', {id: 'linked-section'},
+    h('h2', null, 'Linked calls'),
+    h('table', {class: 'data', id: 'linked-table'},
+      h('thead', null, h('tr', null, ['Call', 'Server', 'Their leg', 'Our leg', 'SIP Call-ID'].map((t) => h('th', null, t)))),
+      h('tbody', null, c.linked.map((x) => h('tr', null,
+        h('td', null, h('a', {href: `#/call/${encodeURIComponent(x.server)}/${encodeURIComponent(x.call_id)}`}, x.call_id)),
+        h('td', null, x.server),
+        h('td', null, x.leg),
+        h('td', null, party(x.via)),
+        h('td', {class: 'mono'}, x.sip_call_id))))));
 }
 
 function queues(c, party) {
