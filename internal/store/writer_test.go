@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/internal/netfault"
 )
 
 // fakeSaver is a database that can be taken down and that refuses the
@@ -262,83 +262,6 @@ func TestWriterStopReportsUnsaved(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to a database until it is cut: then it
-// closes every open connection and every new one at once, as a database
-// that went away.
-type proxy struct {
-	l      net.Listener
-	target string
-
-	mu    sync.Mutex
-	up    bool
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{l: l, target: target, up: true, conns: make(map[net.Conn]bool)}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		l.Close()
-		p.setUp(false)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		up := p.up
-		p.mu.Unlock()
-		if !up {
-			c.Close()
-			continue
-		}
-		d, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[d] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, d)
-		go p.pipe(d, c)
-	}
-}
-
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-func (p *proxy) setUp(up bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.up = up
-	if !up {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // viaProxy rewrites a postgres:// or mysql:// DSN to go through p, and
 // returns the address it pointed at.
 func viaProxy(t *testing.T, dsn string, addr func(target string) string) string {
@@ -378,17 +301,17 @@ func TestWriterDatabaseOutage(t *testing.T) {
 			if db.dsn == "off" {
 				t.Skipf("%s turned off by the environment", db.name)
 			}
-			var p *proxy
+			var p *netfault.Proxy
 			dsn := viaProxy(t, db.dsn, func(target string) string {
-				p = newProxy(t, target)
-				return p.l.Addr().String()
+				p = netfault.New(t, target)
+				return p.Addr()
 			})
 			s := openTest(t, dsn)
 			if err := s.SaveCall(context.Background(), minimalCall("pbx1", "before", at(0))); err != nil {
 				t.Fatal(err)
 			}
 
-			p.setUp(false)
+			p.SetUp(false)
 			in := make(chan *callgraph.Call)
 			w := &Writer{Store: s, In: in, MaxBatch: 5, MaxDelay: 5 * time.Millisecond,
 				MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
@@ -404,7 +327,7 @@ func TestWriterDatabaseOutage(t *testing.T) {
 				t.Fatalf("status during the outage = %+v", st)
 			}
 
-			p.setUp(true)
+			p.SetUp(true)
 			close(in)
 			if err := wait(); err != nil {
 				t.Fatal(err)
