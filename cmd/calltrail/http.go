@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/calltrail/calltrail/billing"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,7 +120,7 @@ func shutdown(srv *http.Server, done <-chan struct{}) {
 
 // serveHTTP starts serve's API when --http is given; stop is a no-op
 // otherwise.
-func serveHTTP(f httpFlags, st api.Store, d *daemon.Daemon, log *slog.Logger) (stop func(), err error) {
+func serveHTTP(f httpFlags, st api.Store, d *daemon.Daemon, bc billing.Config, log *slog.Logger) (stop func(), err error) {
 	if f.listen == "" {
 		return func() {}, nil
 	}
@@ -127,7 +128,7 @@ func serveHTTP(f httpFlags, st api.Store, d *daemon.Daemon, log *slog.Logger) (s
 	if err != nil {
 		return nil, err
 	}
-	o.Store, o.Status, o.Live = st, d.Status, d.Live
+	o.Store, o.Status, o.Live, o.Billing = st, d.Status, d.Live, bc
 	_, stop, err = startHTTP(o, f.listen, log)
 	return stop, err
 }

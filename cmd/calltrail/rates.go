@@ -15,6 +15,12 @@ func loadRater(cfg *config.Config) (*billing.Rater, error) {
 	if err != nil {
 		return nil, err
 	}
+	bc := billingConfig(cfg)
+	return billing.NewRater(rates, bc)
+}
+
+// billingConfig is who pays, as cfg says, over billing's defaults.
+func billingConfig(cfg *config.Config) billing.Config {
 	bc := billing.DefaultConfig()
 	if cfg.Billing.Legs != "" {
 		bc.Legs = cfg.Billing.Legs
@@ -28,5 +34,5 @@ func loadRater(cfg *config.Config) (*billing.Rater, error) {
 	if cfg.Billing.DefaultAccount != "" {
 		bc.DefaultAccount = cfg.Billing.DefaultAccount
 	}
-	return billing.NewRater(rates, bc)
+	return bc
 }

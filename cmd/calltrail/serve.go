@@ -303,7 +303,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	stopHTTP, err := serveHTTP(f.http, st, d, log) // the HTTP API (http.go)
+	stopHTTP, err := serveHTTP(f.http, st, d, billingConfig(cfg), log) // the HTTP API (http.go)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/calltrail/calltrail/billing"
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/daemon"
 	"github.com/calltrail/calltrail/internal/store"
@@ -39,6 +40,7 @@ type Store interface {
 	Accounts(ctx context.Context) ([]store.Account, error)
 	Funds(ctx context.Context, name string) (store.Funds, error)
 	TopUp(ctx context.Context, name string, amount decimal.Decimal, note string) (store.Account, error)
+	Rerate(ctx context.Context, f store.Filter, opts store.RerateOptions, rate func(*callgraph.Call) []callgraph.Billing) (store.RerateRun, error)
 	Ping(ctx context.Context) error
 }
 
@@ -64,6 +66,10 @@ type Options struct {
 	// server shuts down (http.Server.RegisterOnShutdown): Shutdown waits
 	// for every request to end, and a stream would not.
 	Shutdown <-chan struct{}
+	// Billing is who pays when POST /api/v1/rerate prices calls again
+	// (serve's billing settings); billing.DefaultConfig() when zero. A
+	// request may override each setting.
+	Billing billing.Config
 	// PingTimeout bounds the database ping of /readyz; 2 s when zero.
 	PingTimeout time.Duration
 	// Logger receives internal errors. Nil means silent.
@@ -135,6 +141,7 @@ func New(o Options) (http.Handler, error) {
 	s.handle("GET /api/v1/accounts", read, s.accounts)
 	s.handle("GET /api/v1/accounts/{name}", read, s.account)
 	s.handle("POST /api/v1/accounts/{name}/topup", admin, s.topUp)
+	s.handle("POST /api/v1/rerate", admin, s.rerate)
 	s.handle("GET /api/v1/status", read, s.status)
 	s.handle("GET /api/v1/live", read, s.live)
 	return s, nil

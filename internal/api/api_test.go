@@ -679,7 +679,7 @@ func TestOpenAPI(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi %q", doc.OpenAPI)
 	}
-	for _, p := range []string{"/api/v1/calls", "/api/v1/calls/{server}/{id}", "/api/v1/calls/{server}/{id}/diagram", "/api/v1/reports/{name}", "/api/v1/accounts", "/api/v1/accounts/{name}", "/api/v1/accounts/{name}/topup", "/api/v1/status",
+	for _, p := range []string{"/api/v1/calls", "/api/v1/calls/{server}/{id}", "/api/v1/calls/{server}/{id}/diagram", "/api/v1/reports/{name}", "/api/v1/accounts", "/api/v1/accounts/{name}", "/api/v1/accounts/{name}/topup", "/api/v1/rerate", "/api/v1/status",
 		"/api/v1/calls/{server}/{id}/timeline", "/api/v1/causes", "/api/v1/live"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
@@ -704,5 +704,107 @@ func TestInternalError(t *testing.T) {
 	msg := fixture{h: h}.do(t, "GET", "/api/v1/calls", readToken, "").errorOf(t, 500)
 	if msg != "internal error" {
 		t.Errorf("500 says %q", msg)
+	}
+}
+
+// The rate plan the rerate tests price every call with: every leg billed
+// as outbound at 0.60 a minute, by the second.
+const flatRates = `currency: EUR
+rounding: {mode: half-up, decimals: 4}
+default_plan: flat
+plans:
+  flat:
+    outbound:
+      - prefix: ""
+        name: Everything
+        price: 0.60
+        increment: 1/1
+    inbound:
+      - prefix: ""
+        name: Everything in
+        price: 0.60
+        increment: 1/1
+`
+
+func TestRerate(t *testing.T) {
+	f := newFixture(t, nil)
+	body := func(extra string) string {
+		rates, _ := json.Marshal(flatRates)
+		return `{"from": "2026-11-01", "to": "2026-12-01", "legs": "all", "rates": ` + string(rates) + extra + `}`
+	}
+	type run struct {
+		ID      uint64 `json:"id"`
+		DryRun  bool   `json:"dry_run"`
+		Calls   int    `json:"calls"`
+		Changed int    `json:"changed"`
+		Totals  []struct {
+			Account, Currency string
+			New, Delta        decimal.Decimal
+		} `json:"totals"`
+	}
+
+	// A dry run says what would change and writes nothing: twice the same.
+	var dry, dry2 run
+	r := f.do(t, "POST", "/api/v1/rerate", adminToken, body(`, "dry_run": true`))
+	if r.status != 200 {
+		t.Fatalf("dry run: %d %s", r.status, r.body)
+	}
+	r.decode(t, &dry)
+	f.do(t, "POST", "/api/v1/rerate", adminToken, body(`, "dry_run": true`)).decode(t, &dry2)
+	if dry.ID != 0 || !dry.DryRun || dry.Calls != len(f.calls) || dry.Changed == 0 || dry2.Changed != dry.Changed {
+		t.Fatalf("dry runs: %+v then %+v (%d calls stored)", dry, dry2, len(f.calls))
+	}
+	var total decimal.Decimal
+	for _, tt := range dry.Totals {
+		total = total.Add(tt.New)
+	}
+	if !total.IsPositive() {
+		t.Fatalf("the flat plan prices nothing: %+v", dry.Totals)
+	}
+
+	// The run itself: every call priced, the records stored.
+	var done run
+	r = f.do(t, "POST", "/api/v1/rerate", adminToken, body(""))
+	if r.status != 200 {
+		t.Fatalf("rerate: %d %s", r.status, r.body)
+	}
+	r.decode(t, &done)
+	if done.ID == 0 || done.Changed != dry.Changed {
+		t.Fatalf("run %+v after dry run %+v", done, dry)
+	}
+	c := f.calls[0]
+	var stored callgraph.Call
+	f.do(t, "GET", "/api/v1/calls/"+c.Server+"/"+c.ID, readToken, "").decode(t, &stored)
+	if len(stored.Billing) == 0 || stored.Billing[0].Cost == "" {
+		t.Fatalf("call %s after the rerate has billing %+v", c.ID, stored.Billing)
+	}
+	// Once more: nothing changes any more.
+	var again run
+	f.do(t, "POST", "/api/v1/rerate", adminToken, body("")).decode(t, &again)
+	if again.Changed != 0 {
+		t.Errorf("a second identical rerate changed %d calls", again.Changed)
+	}
+
+	for _, tt := range []struct {
+		name, token, body string
+		status            int
+		want              string
+	}{
+		{"read token", readToken, body(""), 403, ""},
+		{"no token", "", body(""), 401, ""},
+		{"no rates", adminToken, `{"from": "2026-11-01", "to": "2026-12-01"}`, 400, "rates: required"},
+		{"bad rates", adminToken, `{"from": "2026-11-01", "to": "2026-12-01", "rates": "plans: [1"}`, 400, "rates: "},
+		{"no period", adminToken, `{"rates": "x"}`, 400, "from: "},
+		{"backwards", adminToken, `{"from": "2026-12-01", "to": "2026-11-01", "rates": "x"}`, 400, "to: "},
+		{"bad legs", adminToken, body(`, "legs": "some"`), 400, "billing: "},
+		{"unknown field", adminToken, `{"from": "2026-11-01", "to": "2026-12-01", "rates": "x", "dryrun": true}`, 400, "body: "},
+		{"bad zone", adminToken, body(`, "tz": "Mars/Olympus"`), 400, "tz: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.do(t, "POST", "/api/v1/rerate", tt.token, tt.body)
+			if r.status != tt.status || !strings.Contains(r.body, tt.want) {
+				t.Errorf("%d %s, want %d with %q", r.status, r.body, tt.status, tt.want)
+			}
+		})
 	}
 }
