@@ -92,6 +92,7 @@ type Server struct {
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
 	done       chan struct{} // closed by Shutdown and Close
+	stats      serverStats
 }
 
 // conn is one accepted connection.
@@ -293,6 +294,7 @@ func (srv *Server) admit(nc net.Conn) *conn {
 }
 
 func (srv *Server) refuse(nc net.Conn, reason string, attrs ...slog.Attr) {
+	srv.stats.refused.Add(1)
 	nc.Close()
 	attrs = append([]slog.Attr{
 		slog.String("remote", nc.RemoteAddr().String()),
@@ -348,6 +350,9 @@ func (srv *Server) serveConn(c *conn) {
 	maxSize := orDefault(srv.MaxMessageSize, DefaultMaxMessageSize)
 	req, err := readRequest(br, maxLine, maxSize)
 	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			srv.stats.bad.Add(1)
+		}
 		level := slog.LevelWarn
 		if errors.Is(err, io.EOF) {
 			level = slog.LevelDebug // closed without a byte: a port probe
@@ -366,8 +371,14 @@ func (srv *Server) serveConn(c *conn) {
 		writeTimeout: timeout(srv.WriteTimeout, DefaultWriteTimeout),
 		idleTimeout:  max(srv.IdleTimeout, 0),
 	})
+	srv.stats.sessions.Add(1)
+	srv.stats.active.Add(1)
 	err = srv.runHandler(c.ctx, s)
+	srv.stats.active.Add(-1)
 	early := s.finish()
+	if err != nil {
+		srv.stats.failed.Add(1)
+	}
 
 	attrs := []slog.Attr{
 		remote,
@@ -390,6 +401,27 @@ func (srv *Server) serveConn(c *conn) {
 			level = slog.LevelDebug
 		}
 		log.LogAttrs(ctx, level, "session ended before its handler", append(attrs, slog.Any("err", early))...)
+	}
+}
+
+// Stats counts what a Server did since it started.
+type Stats struct {
+	Sessions int64 // sessions whose environment was read and handed to a handler
+	Active   int64 // sessions in a handler now
+	Failed   int64 // sessions whose handler returned an error or panicked
+	Refused  int64 // connections refused: not allowed, too many
+	Bad      int64 // connections closed for a bad or late environment
+}
+
+type serverStats struct {
+	sessions, active, failed, refused, bad atomic.Int64
+}
+
+// Stats returns the server's counters; safe from any goroutine.
+func (srv *Server) Stats() Stats {
+	return Stats{
+		Sessions: srv.stats.sessions.Load(), Active: srv.stats.active.Load(), Failed: srv.stats.failed.Load(),
+		Refused: srv.stats.refused.Load(), Bad: srv.stats.bad.Load(),
 	}
 }
 

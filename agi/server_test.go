@@ -618,3 +618,46 @@ func TestListenAndServeDefaultAddr(t *testing.T) {
 		t.Errorf("ListenAndServe: %v", err)
 	}
 }
+
+// Stats count what a server did: the sessions served, those whose handler
+// failed, the connections refused and the bad environments.
+func TestStats(t *testing.T) {
+	srv := &agi.Server{Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) error {
+		if len(s.Request.Args) > 0 && s.Request.Args[0] == "fail" {
+			return errors.New("no such account")
+		}
+		return nil
+	})}
+	addr := serve(t, srv)
+	for _, arg := range []string{"ok", "ok", "fail"} {
+		if err := agitest.Run(t.Context(), addr, agitest.Env(billingURL, []string{arg})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\n\r\n")
+	io.Copy(io.Discard, c)
+	c.Close()
+
+	want := agi.Stats{Sessions: 3, Failed: 1, Bad: 1}
+	deadline := time.Now().Add(2 * time.Second)
+	for srv.Stats() != want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := srv.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+
+	refusing := &agi.Server{Handler: srv.Handler, AllowedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	raddr := serve(t, refusing)
+	agitest.Run(t.Context(), raddr, agitest.Env(billingURL, nil))
+	for refusing.Stats().Refused != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := refusing.Stats(); got != (agi.Stats{Refused: 1}) {
+		t.Fatalf("refusing server's stats %+v", got)
+	}
+}

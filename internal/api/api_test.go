@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calltrail/calltrail/agi"
 	"github.com/calltrail/calltrail/callgraph"
 	"github.com/calltrail/calltrail/internal/daemon"
 	"github.com/calltrail/calltrail/internal/store"
@@ -80,11 +81,15 @@ func testStore(t *testing.T) (*store.Store, []*callgraph.Call) {
 func fakeStatus() daemon.Status {
 	return daemon.Status{
 		Sources: []daemon.SourceStatus{
-			{ID: "pbx1", Connected: true, Events: 1234, Unplaced: 7, Calls: 56, OpenCalls: 3, OpenLegs: 5},
+			{ID: "pbx1", Connected: true, Events: 1234, Unplaced: 7, Calls: 56, OpenCalls: 3, OpenLegs: 5, Reconnects: 2,
+				EventsByType:       map[string]int64{"Newchannel": 300, "Hangup": 290},
+				CallsByDisposition: map[string]int64{"ANSWERED": 40, "NO ANSWER": 16}},
 			{ID: "pbx2", Connected: false, Events: 10},
 		},
-		Writer: store.WriterStatus{Waiting: 4, Saved: 50, Rejected: 2},
-		Sent:   54,
+		Writer:       store.WriterStatus{Waiting: 4, Saved: 50, Rejected: 2, Writes: writes(0.004, 0.03, 0.2)},
+		Sent:         54,
+		AGI:          agi.Stats{Sessions: 12, Active: 1, Failed: 2, Refused: 3, Bad: 4},
+		JournalBytes: 65536,
 	}
 }
 
@@ -603,12 +608,42 @@ func TestMetrics(t *testing.T) {
 		`calltrail_writer_rejected_total 2`,
 		`calltrail_database_unreachable 0`,
 		`calltrail_calls_sent_total 54`,
+		`calltrail_ami_reconnects_total{server="pbx1"} 2`,
+		`calltrail_events_total{server="pbx1",type="Newchannel"} 300`,
+		`calltrail_events_total{server="pbx1",type="Hangup"} 290`,
+		`calltrail_calls_by_disposition_total{disposition="NO ANSWER",server="pbx1"} 16`,
+		`calltrail_agi_sessions_total 12`,
+		`calltrail_agi_sessions_active 1`,
+		`calltrail_agi_errors_total{kind="handler"} 2`,
+		`calltrail_agi_errors_total{kind="refused"} 3`,
+		`calltrail_agi_errors_total{kind="bad"} 4`,
+		`calltrail_journal_bytes 65536`,
+		`calltrail_db_write_seconds_bucket{le="0.005"} 1`,
+		`calltrail_db_write_seconds_bucket{le="0.05"} 2`,
+		`calltrail_db_write_seconds_bucket{le="+Inf"} 3`,
+		`calltrail_db_write_seconds_count 3`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(r.body, "\n"+line) {
 			t.Errorf("metrics lack %q", line)
 		}
 	}
+}
+
+// writes is the latency histogram of transactions that took these many
+// seconds.
+func writes(seconds ...float64) store.Latency {
+	var l store.Latency
+	for _, s := range seconds {
+		l.Count++
+		l.Sum += s
+		for i, b := range store.WriteBuckets {
+			if s <= b {
+				l.Buckets[i]++
+			}
+		}
+	}
+	return l
 }
 
 func TestReadyz(t *testing.T) {

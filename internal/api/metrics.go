@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/calltrail/calltrail/internal/daemon"
+	"github.com/calltrail/calltrail/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,6 +32,9 @@ type statusCollector struct {
 	openCalls, openLegs, conn *prometheus.Desc
 	waiting, saved, rejected  *prometheus.Desc
 	unreachable, sent         *prometheus.Desc
+	byType, byDisp, reconnect *prometheus.Desc
+	agiSessions, agiActive    *prometheus.Desc
+	agiErrors, writes, jbytes *prometheus.Desc
 }
 
 func newStatusCollector(status func() daemon.Status) *statusCollector {
@@ -51,11 +55,20 @@ func newStatusCollector(status func() daemon.Status) *statusCollector {
 		rejected:    d("writer_rejected_total", "Calls the database refused, and that were dropped.", nil),
 		unreachable: d("database_unreachable", "1 when the database writer's last attempt found the database unreachable.", nil),
 		sent:        d("calls_sent_total", "Calls handed to the database writer.", nil),
+		byType:      d("events_total", "AMI events handled, by event name.", []string{"server", "type"}),
+		byDisp:      d("calls_by_disposition_total", "Calls completed, by disposition.", []string{"server", "disposition"}),
+		reconnect:   d("ami_reconnects_total", "AMI connections to the server after the first.", server),
+		agiSessions: d("agi_sessions_total", "FastAGI sessions handed to a handler.", nil),
+		agiActive:   d("agi_sessions_active", "FastAGI sessions in a handler now.", nil),
+		agiErrors:   d("agi_errors_total", "FastAGI sessions that failed (handler: the handler returned an error; refused: not allowed or too many; bad: a bad or late environment).", []string{"kind"}),
+		writes:      d("db_write_seconds", "How long the database transactions that saved calls took.", nil),
+		jbytes:      d("journal_bytes", "The event journal's size on disk.", nil),
 	}
 }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.unplaced, c.calls, c.openCalls, c.openLegs, c.conn, c.waiting, c.saved, c.rejected, c.unreachable, c.sent} {
+	for _, d := range []*prometheus.Desc{c.events, c.unplaced, c.calls, c.openCalls, c.openLegs, c.conn, c.waiting, c.saved, c.rejected, c.unreachable, c.sent,
+		c.byType, c.byDisp, c.reconnect, c.agiSessions, c.agiActive, c.agiErrors, c.writes, c.jbytes} {
 		ch <- d
 	}
 }
@@ -72,7 +85,26 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		m(c.openCalls, prometheus.GaugeValue, float64(s.OpenCalls), s.ID)
 		m(c.openLegs, prometheus.GaugeValue, float64(s.OpenLegs), s.ID)
 		m(c.conn, prometheus.GaugeValue, bool01(s.Connected), s.ID)
+		m(c.reconnect, prometheus.CounterValue, float64(s.Reconnects), s.ID)
+		for typ, n := range s.EventsByType {
+			m(c.byType, prometheus.CounterValue, float64(n), s.ID, typ)
+		}
+		for disp, n := range s.CallsByDisposition {
+			m(c.byDisp, prometheus.CounterValue, float64(n), s.ID, disp)
+		}
 	}
+	m(c.agiSessions, prometheus.CounterValue, float64(st.AGI.Sessions))
+	m(c.agiActive, prometheus.GaugeValue, float64(st.AGI.Active))
+	m(c.agiErrors, prometheus.CounterValue, float64(st.AGI.Failed), "handler")
+	m(c.agiErrors, prometheus.CounterValue, float64(st.AGI.Refused), "refused")
+	m(c.agiErrors, prometheus.CounterValue, float64(st.AGI.Bad), "bad")
+	m(c.jbytes, prometheus.GaugeValue, float64(st.JournalBytes))
+	w := st.Writer.Writes
+	buckets := make(map[float64]uint64, len(w.Buckets))
+	for i, b := range store.WriteBuckets {
+		buckets[b] = w.Buckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.writes, w.Count, w.Sum, buckets)
 	m(c.waiting, prometheus.GaugeValue, float64(st.Writer.Waiting))
 	m(c.saved, prometheus.CounterValue, float64(st.Writer.Saved))
 	m(c.rejected, prometheus.CounterValue, float64(st.Writer.Rejected))

@@ -98,6 +98,8 @@ type Daemon struct {
 	linkMu sync.Mutex
 	linker callgraph.Linker
 
+	agiSrv atomic.Pointer[agi.Server] // for its counters
+
 	// hardStop ends waiting for the database at shutdown.
 	hardStop   context.Context
 	hardCancel context.CancelFunc
@@ -260,6 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 		agiSrv = srv
+		d.agiSrv.Store(srv)
 		go func() {
 			if err := srv.Serve(d.opts.AGIListener); err != nil && !errors.Is(err, agi.ErrServerClosed) {
 				errc <- fmt.Errorf("fastagi: %w", err)
@@ -338,11 +341,19 @@ func (d *Daemon) WriterStatus() store.WriterStatus { return d.writer.Status() }
 type SourceStatus struct {
 	ID        string
 	Connected bool
-	Events    int64 // events handled
-	Unplaced  int64 // events the engine could not place
-	Calls     int64 // calls completed
-	OpenCalls int   // calls in progress
-	OpenLegs  int
+	// Reconnects counts the connections after the first (through a
+	// collector, its connections to Asterisk).
+	Reconnects int64
+	// EventsByType counts the events handled by AMI event name (the first
+	// 256 names seen; the rest under "other").
+	EventsByType map[string]int64
+	// CallsByDisposition counts the calls completed by disposition.
+	CallsByDisposition map[string]int64
+	Events             int64 // events handled
+	Unplaced           int64 // events the engine could not place
+	Calls              int64 // calls completed
+	OpenCalls          int   // calls in progress
+	OpenLegs           int
 }
 
 // Status is a snapshot of the daemon, as of each pipeline's last tick
@@ -350,6 +361,10 @@ type SourceStatus struct {
 type Status struct {
 	Sources []SourceStatus
 	Writer  store.WriterStatus
+	// AGI is the FastAGI server's counters (zero when it is off).
+	AGI agi.Stats
+	// JournalBytes is the journal's size on disk (0 without one).
+	JournalBytes int64
 	// Sent counts the calls handed to the writer.
 	Sent uint64
 }
@@ -357,15 +372,24 @@ type Status struct {
 // Status reports the daemon's state. It is safe to call from any goroutine.
 func (d *Daemon) Status() Status {
 	st := Status{Writer: d.writer.Status(), Sent: d.sent.Load()}
+	if srv := d.agiSrv.Load(); srv != nil {
+		st.AGI = srv.Stats()
+	}
+	if j := d.opts.Journal; j != nil {
+		st.JournalBytes, _ = j.Size()
+	}
 	d.mu.Lock()
 	order := append([]*pipeline(nil), d.order...)
 	d.mu.Unlock()
 	for _, p := range order {
 		p.mu.Lock()
 		s := p.stats
+		byType, byDisp := p.byTypeSnap, p.byDispSnap
 		p.mu.Unlock()
 		st.Sources = append(st.Sources, SourceStatus{
-			ID: p.id, Connected: p.connected.Load(), Events: s.Events, Unplaced: s.Unplaced,
+			ID: p.id, Connected: p.connected.Load(), Reconnects: max(p.connects.Load()-1, 0),
+			EventsByType: byType, CallsByDisposition: byDisp,
+			Events: s.Events, Unplaced: s.Unplaced,
 			Calls: s.Calls, OpenCalls: s.OpenCalls, OpenLegs: s.OpenLegs,
 		})
 	}

@@ -278,6 +278,9 @@ func TestTagOverFastAGI(t *testing.T) {
 			if l.Account != "acme" || l.Tags["customer"] != "42" {
 				t.Fatalf("caller leg account %q tags %v", l.Account, l.Tags)
 			}
+			if st := f.d.Status().AGI; st.Sessions != 1 || st.Failed != 0 {
+				t.Errorf("FastAGI counters %+v, want the one session", st)
+			}
 			return
 		}
 	}

@@ -55,4 +55,29 @@ func TestLive(t *testing.T) {
 	if live := f.d.Live(); len(live) != 0 {
 		t.Errorf("after the hangup %d calls are still live", len(live))
 	}
+
+	// The status counts what happened, for /metrics.
+	want := map[string]int64{}
+	for _, m := range msgs {
+		want[m.Event()]++
+	}
+	var st Status
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		st = f.d.Status()
+		if len(st.Sources) == 1 && st.Sources[0].EventsByType["Hangup"] == want["Hangup"] {
+			break
+		}
+	}
+	src := st.Sources[0]
+	for _, name := range []string{"Newchannel", "DialBegin", "BridgeEnter", "Hangup"} {
+		if src.EventsByType[name] != want[name] {
+			t.Errorf("%s events counted %d, the capture has %d", name, src.EventsByType[name], want[name])
+		}
+	}
+	if src.CallsByDisposition["ANSWERED"] != 1 || src.Reconnects != 0 {
+		t.Errorf("calls by disposition %v, reconnects %d", src.CallsByDisposition, src.Reconnects)
+	}
+	if st.JournalBytes == 0 || st.Writer.Writes.Count == 0 {
+		t.Errorf("journal %d bytes, %d writes timed", st.JournalBytes, st.Writer.Writes.Count)
+	}
 }

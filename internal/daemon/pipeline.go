@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,12 @@ type pipeline struct {
 	checkpoint int64      // the engine's last checkpoint, as a journal sequence
 	stats      callgraph.Stats
 	connected  atomic.Bool
-	running    atomic.Bool // run is reading events: it answers live
+	connects   atomic.Int64
+	// byType and byDisp are the owner's counts; the snapshots, taken at
+	// each note, are what others read (under mu).
+	byType, byDisp         map[string]int64
+	byTypeSnap, byDispSnap map[string]int64
+	running                atomic.Bool // run is reading events: it answers live
 
 	lastSeq int64 // the journal sequence of the last event handled
 
@@ -62,6 +69,7 @@ func (p *pipeline) run(ctx context.Context, events <-chan *ami.Message) {
 			switch m.Event() {
 			case ami.EventConnected:
 				p.connected.Store(true)
+				p.connects.Add(1)
 				// Reconcile only what may have changed unseen: calls open
 				// across the reconnect (or recovered from the journal).
 				// Calls that were already up when calltrail started are
@@ -154,6 +162,7 @@ func (p *pipeline) handle(m *ami.Message, arrival time.Time) {
 			p.busSeq = s
 		}
 	}
+	p.count(m)
 	var done []*callgraph.Call
 	if seq > 0 {
 		p.lastSeq = seq
@@ -162,8 +171,34 @@ func (p *pipeline) handle(m *ami.Message, arrival time.Time) {
 		done = p.eng.Handle(m, arrival)
 	}
 	for _, c := range done {
+		if p.byDisp == nil {
+			p.byDisp = make(map[string]int64)
+		}
+		p.byDisp[c.Disposition]++
 		p.d.send(p.d.hardStop, p, c)
 	}
+}
+
+// maxEventTypes bounds the event names counted apart: a peer cannot grow
+// the metrics without end.
+const maxEventTypes = 256
+
+// count counts an event by its name.
+func (p *pipeline) count(m *ami.Message) {
+	if p.byType == nil {
+		p.byType = make(map[string]int64)
+	}
+	name := m.Event()
+	if name == "" {
+		name = "(response)"
+	}
+	if _, ok := p.byType[name]; !ok && len(p.byType) >= maxEventTypes {
+		name = "other"
+	}
+	if _, ok := p.byType[name]; !ok {
+		name = strings.Clone(name) // not the message's memory
+	}
+	p.byType[name]++
 }
 
 // note publishes the engine's checkpoint and counters for other goroutines.
@@ -176,8 +211,10 @@ func (p *pipeline) note() {
 		// end are covered by its own checkpoint.)
 		cp = seqOf(j.End())
 	}
+	byType, byDisp := maps.Clone(p.byType), maps.Clone(p.byDisp)
 	p.mu.Lock()
 	p.checkpoint, p.stats = cp, st
+	p.byTypeSnap, p.byDispSnap = byType, byDisp
 	p.mu.Unlock()
 }
 

@@ -172,6 +172,23 @@ func Open(dir string, opts Options) (*Journal, error) {
 // Dir returns the journal's folder.
 func (j *Journal) Dir() string { return j.dir }
 
+// Size returns the bytes its segments take on disk (what was flushed).
+func (j *Journal) Size() (int64, error) {
+	segs, err := segments(j.dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, seg := range segs {
+		st, err := os.Stat(j.path(seg))
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		n += st.Size()
+	}
+	return n, nil
+}
+
 func (j *Journal) path(seg uint64) string {
 	return filepath.Join(j.dir, fmt.Sprintf("journal-%08d.log", seg))
 }

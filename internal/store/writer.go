@@ -72,6 +72,28 @@ type WriterStatus struct {
 	Rejected    uint64 // calls the database refused and that were dropped
 	Unreachable bool   // the last attempt found the database unreachable
 	LastError   error  // the last failure, nil after a success
+	// Writes is how long the transactions that saved calls took.
+	Writes Latency
+}
+
+// WriteBuckets are the upper bounds, in seconds, of Latency's buckets.
+var WriteBuckets = [...]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Latency is a histogram of durations, in seconds, over WriteBuckets.
+type Latency struct {
+	Count   uint64
+	Sum     float64
+	Buckets [len(WriteBuckets)]uint64 // observations ≤ each bound (cumulative)
+}
+
+func (l *Latency) observe(seconds float64) {
+	l.Count++
+	l.Sum += seconds
+	for i, b := range WriteBuckets {
+		if seconds <= b {
+			l.Buckets[i]++
+		}
+	}
 }
 
 // Status returns the Writer's current state.
@@ -223,7 +245,13 @@ func (w *Writer) save(ctx context.Context, batch []*callgraph.Call, waiting int)
 	attempt := func(calls []*callgraph.Call) error {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		return w.Store.SaveCalls(actx, calls)
+		start := time.Now()
+		err := w.Store.SaveCalls(actx, calls)
+		if err == nil {
+			d := time.Since(start).Seconds()
+			w.update(func(s *WriterStatus) { s.Writes.observe(d) })
+		}
+		return err
 	}
 	reachable := func() error {
 		actx, cancel := context.WithTimeout(ctx, timeout)

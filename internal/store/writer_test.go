@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,8 +130,14 @@ func TestWriterBatchesBySize(t *testing.T) {
 		t.Errorf("batch sizes = %v, want [10 10 5]", sizes)
 	}
 	checkInOrder(t, saved, 25, "s")
-	if st := w.Status(); st.Saved != 25 || st.Waiting != 0 || st.LastError != nil {
+	st := w.Status()
+	if st.Saved != 25 || st.Waiting != 0 || st.LastError != nil {
 		t.Errorf("status = %+v", st)
+	}
+	// Three transactions timed: each bucket counts those at or under its
+	// bound, the last one all three.
+	if l := st.Writes; l.Count != 3 || l.Sum <= 0 || l.Buckets[len(l.Buckets)-1] != 3 || !slices.IsSorted(l.Buckets[:]) {
+		t.Errorf("write latency = %+v", l)
 	}
 }
 
