@@ -12,16 +12,7 @@ func (e *Engine) Flush(at time.Time) []*Call {
 	if at.IsZero() {
 		at = e.last
 	}
-	var open []*call
-	seen := make(map[*call]bool)
-	for _, l := range e.legs {
-		if !seen[l.call] {
-			seen[l.call] = true
-			open = append(open, l.call)
-		}
-	}
-	sort.Slice(open, func(i, j int) bool { return open[i].first.seq < open[j].first.seq })
-	for _, c := range open {
+	for _, c := range e.openCalls() {
 		c.gaps = append(c.gaps, Gap{From: Time{at}, Reason: "the stream ended before the call did"})
 		for _, l := range c.legs {
 			if l.gone {
@@ -37,6 +28,20 @@ func (e *Engine) Flush(at time.Time) []*Call {
 		e.finish(c, false)
 	}
 	return e.done
+}
+
+// openCalls returns the calls in progress, in the order they began.
+func (e *Engine) openCalls() []*call {
+	var open []*call
+	seen := make(map[*call]bool)
+	for _, l := range e.legs {
+		if !seen[l.call] {
+			seen[l.call] = true
+			open = append(open, l.call)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].first.seq < open[j].first.seq })
+	return open
 }
 
 // Gap records that events may have been lost between from and to (the AMI

@@ -25,15 +25,7 @@ func (e *Engine) InProgress(at time.Time) []*Call {
 	if at.IsZero() {
 		at = e.last
 	}
-	var open []*call
-	seen := make(map[*call]bool)
-	for _, l := range e.legs {
-		if !seen[l.call] {
-			seen[l.call] = true
-			open = append(open, l.call)
-		}
-	}
-	sort.Slice(open, func(i, j int) bool { return open[i].first.seq < open[j].first.seq })
+	open := e.openCalls()
 	out := make([]*Call, 0, len(open))
 	for _, c := range open {
 		out = append(out, e.liveRecord(c, at))

@@ -79,8 +79,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: calltrail serve [--config FILE] [flags]")
-		fmt.Fprintln(stderr, "\nFollows Asterisk over AMI, serves FastAGI, and writes every completed call")
-		fmt.Fprintln(stderr, "to the database. SIGTERM stops it cleanly; calls in flight are completed")
+		fmt.Fprintln(stderr, "\nFollows Asterisk over AMI (or, with --nats, the collectors of calltrail")
+		fmt.Fprintln(stderr, "collect through NATS JetStream), serves FastAGI, and writes every completed")
+		fmt.Fprintln(stderr, "call to the database. SIGTERM stops it cleanly; calls in flight are completed")
 		fmt.Fprintln(stderr, "from the journal at the next start.")
 		fs.PrintDefaults()
 	}

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"time"
 
@@ -59,13 +57,8 @@ const maxRatesBody = 4 << 20
 
 func (s *server) rerate(w http.ResponseWriter, r *http.Request) error {
 	var req rerateRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRatesBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return &Error{Status: http.StatusBadRequest, Msg: "body: want JSON {\"from\", \"to\", \"rates\", …}: " + err.Error()}
-	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		return &Error{Status: http.StatusBadRequest, Msg: "body: one JSON object only"}
+	if err := decodeBody(w, r, maxRatesBody, &req, `{"from", "to", "rates", …}`); err != nil {
+		return err
 	}
 	loc := time.UTC
 	if req.TZ != "" {

@@ -446,13 +446,8 @@ func (s *server) topUp(w http.ResponseWriter, r *http.Request) error {
 		Amount *decimal.Decimal `json:"amount"`
 		Note   string           `json:"note"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return &Error{Status: http.StatusBadRequest, Msg: "body: want JSON {\"amount\": \"10.00\", \"note\": \"…\"}: " + err.Error()}
-	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		return &Error{Status: http.StatusBadRequest, Msg: "body: one JSON object only"}
+	if err := decodeBody(w, r, maxBody, &body, `{"amount": "10.00", "note": "…"}`); err != nil {
+		return err
 	}
 	if body.Amount == nil || body.Amount.IsZero() {
 		return badParam("amount", "required and not zero")
@@ -465,6 +460,21 @@ func (s *server) topUp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toJSON(a))
+}
+
+// decodeBody reads a request's body, at most limit bytes, as one JSON
+// object of v's fields and no others; want shows the caller what is
+// expected.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, want string) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &Error{Status: http.StatusBadRequest, Msg: "body: want JSON " + want + ": " + err.Error()}
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return &Error{Status: http.StatusBadRequest, Msg: "body: one JSON object only"}
+	}
+	return nil
 }
 
 // statusJSON is the daemon's status as the API shows it.
