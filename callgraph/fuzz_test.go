@@ -104,10 +104,18 @@ func FuzzEngine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		eng := callgraph.New(callgraph.Options{})
 		var calls []*callgraph.Call
-		for _, m := range events(data) {
+		for i, m := range events(data) {
 			calls = append(calls, eng.Handle(m, time.Time{})...)
 			if s := eng.Stats(); s.OpenLegs > len(channelNames) {
 				t.Fatalf("%d legs open with only %d channel names", s.OpenLegs, len(channelNames))
+			}
+			if i%3 == 0 {
+				// The live view looks in at any moment.
+				for _, c := range eng.InProgress(time.Time{}) {
+					if c.Complete || !c.End.IsZero() {
+						t.Fatalf("call %s in progress says complete=%v end=%v", c.ID, c.Complete, c.End)
+					}
+				}
 			}
 		}
 		calls = append(calls, eng.Flush(time.Time{})...)
