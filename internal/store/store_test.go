@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -585,7 +586,10 @@ func BenchmarkSaveCalls(b *testing.B) {
 			}
 			s := openTest(b, db.dsn)
 			ctx := context.Background()
-			const batch = 100
+			batch := 100
+			if n, err := strconv.Atoi(os.Getenv("CALLTRAIL_SAVE_BATCH")); err == nil && n > 0 {
+				batch = n
+			}
 			b.ResetTimer()
 			for i := range b.N {
 				calls := make([]*callgraph.Call, batch)

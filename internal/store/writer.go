@@ -20,7 +20,11 @@ type Saver interface {
 
 // Defaults of a Writer's zero fields.
 const (
-	DefaultMaxBatch   = 100
+	// DefaultMaxBatch: a batch fills this far only under load (MaxDelay
+	// sends it sooner otherwise), where bigger transactions store more
+	// calls a second: PostgreSQL 1,270 calls/s in batches of 100, 2,198
+	// in batches of 1,000 (docs/performance.md).
+	DefaultMaxBatch   = 1000
 	DefaultMaxDelay   = time.Second
 	DefaultMaxQueue   = 10000
 	DefaultMinBackoff = 500 * time.Millisecond
