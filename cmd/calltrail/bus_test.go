@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/calltrail/calltrail/internal/bus/bustest"
+	"github.com/calltrail/calltrail/internal/netfault"
 	"github.com/calltrail/calltrail/internal/sim"
 	"github.com/calltrail/calltrail/internal/store"
 )
@@ -176,4 +178,53 @@ func TestBusKillEngine(t *testing.T) {
 		}
 	}
 	t.Logf("%d calls from 2 servers through JetStream, engine killed %d times", len(calls), kills)
+}
+
+// A collector started while NATS is away follows Asterisk at once: the
+// events wait in its spool and reach the stream when NATS comes.
+func TestCollectBeforeNATS(t *testing.T) {
+	cfg := bustest.Config(t)
+	b := bustest.Open(t, "", cfg)
+	px := netfault.New(t, "127.0.0.1:4222")
+	px.SetUp(false)
+	path := filepath.Join("..", "..", "testdata", "asterisk20", "S01", "ami.log")
+	c, err := sim.LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	startProc(t, "sim", "--user", "lab", "--secret", "labpass", "--fast", "--listen", addr, path)
+	col := startProc(t, "collect", "--ami", addr, "--user", "lab", "--server-id", "pbx1", "--nats", "nats://"+px.Addr(),
+		"--stream", cfg.Name, "--subject-prefix", cfg.Prefix, "--spool", filepath.Join(t.TempDir(), "spool"), "--log-level", "info")
+	// The whole capture is spooled while NATS is away.
+	spooled := func() bool { return strings.Contains(col.out.String(), "ami: connected") }
+	for deadline := time.Now().Add(10 * time.Second); !spooled(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the collector never followed Asterisk:\n%s", col.out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if info, err := b.Stream.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("the stream holds %v messages while NATS was away (%v)", info.State.Msgs, err)
+	}
+	px.SetUp(true)
+	want := uint64(len(c.Events)) // and the collector's connection marker
+	for {
+		info, err := b.Stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs > want {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the stream holds %d messages, want %d and a marker:\n%s", info.State.Msgs, want, col.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := col.out.String(); !strings.Contains(out, "waits for NATS") && !strings.Contains(out, "waiting for NATS") {
+		t.Errorf("the collector did not say it waited for NATS:\n%s", col.out)
+	}
 }

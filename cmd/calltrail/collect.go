@@ -70,7 +70,8 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{"collect: --spool-sync: " + err.Error()}
 	}
-	log := newLogger(stderr, config.Log{Level: *logLevel, Format: *logFormat}).With("server", *id)
+	base := newLogger(stderr, config.Log{Level: *logLevel, Format: *logFormat})
+	log := base.With("server", *id)
 
 	dir := *spool
 	if dir == "" {
@@ -90,13 +91,17 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("collect: %w", err)
 	}
 	defer nc.Close()
-	b, err := bus.OpenWait(ctx, js, bus.StreamConfig{Name: *stream, Prefix: *prefix}, log)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return fmt.Errorf("collect: %w", err)
+	// Follow Asterisk at once, NATS or not: until the stream is there,
+	// events wait in the spool.
+	if !strings.HasSuffix(*prefix, ".") {
+		return usageError{"collect: --subject-prefix must end in '.'"}
 	}
+	b := &bus.Bus{JS: js, Prefix: *prefix}
+	go func() {
+		if _, err := bus.OpenWait(ctx, js, bus.StreamConfig{Name: *stream, Prefix: *prefix}, log); err == nil {
+			log.Info("JetStream stream ready", "stream", *stream)
+		}
+	}()
 
 	ac := ami.DefaultConfig()
 	ac.Username, ac.Secret, ac.Logger = *user, secret, log
@@ -104,7 +109,7 @@ func runCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		host, _, _ := net.SplitHostPort(*addr)
 		ac.TLS = &tls.Config{ServerName: host}
 	}
-	c := &bus.Collector{Server: *id, Client: ami.NewClient(*addr, ac), Bus: b, Spool: j, Retention: *retention, Log: log}
+	c := &bus.Collector{Server: *id, Client: ami.NewClient(*addr, ac), Bus: b, Spool: j, Retention: *retention, Log: base} // it names the server itself
 	log.Info("calltrail collecting", "ami", *addr, "nats", nc.ConnectedUrlRedacted(), "spool", dir)
 	err = c.Run(ctx)
 	st := c.Stats()

@@ -277,6 +277,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 		}
 		defer nc.Close()
 		b, err := bus.OpenWait(ctx, js, bus.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix}, log)
+		if errors.Is(err, context.Canceled) {
+			return nil // stopped while waiting for NATS
+		}
 		if err != nil {
 			return err
 		}

@@ -178,7 +178,7 @@ func OpenWait(ctx context.Context, js jetstream.JetStream, cfg StreamConfig, log
 		log = slog.New(slog.DiscardHandler)
 	}
 	for attempt := 1; ; attempt++ {
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		octx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		b, err := Open(octx, js, cfg)
 		cancel()
 		if err == nil {
