@@ -276,13 +276,13 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 			return err
 		}
 		defer nc.Close()
-		b, err := bus.OpenWait(ctx, js, bus.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix}, log)
-		if errors.Is(err, context.Canceled) {
-			return nil // stopped while waiting for NATS
+		// The feeds wait for the stream if NATS is away: AMI servers and
+		// FastAGI start at once.
+		sc := bus.StreamConfig{Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix}
+		if sc.Prefix == "" {
+			sc.Prefix = bus.SubjectPrefix
 		}
-		if err != nil {
-			return err
-		}
+		b := &bus.Bus{JS: js, Config: sc, Prefix: sc.Prefix}
 		prefix := cfg.NATS.Consumer
 		if prefix == "" {
 			prefix = "calltrail-"

@@ -48,8 +48,11 @@ const (
 // A Bus is a stream of every server's events: collectors publish to it,
 // feeds consume from it.
 type Bus struct {
-	JS     jetstream.JetStream
+	JS jetstream.JetStream
+	// Stream is nil until the stream is known to exist: a Feed then waits
+	// for it (OpenWait with Config) when it starts.
 	Stream jetstream.Stream
+	Config StreamConfig
 	// Prefix starts every subject: SubjectPrefix unless configured.
 	Prefix string
 }
@@ -147,7 +150,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (*Bus, 
 	if err != nil {
 		return nil, fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 	}
-	return &Bus{JS: js, Stream: s, Prefix: cfg.Prefix}, nil
+	return &Bus{JS: js, Stream: s, Config: cfg, Prefix: cfg.Prefix}, nil
 }
 
 // Seq returns the stream sequence a Feed gave a message.

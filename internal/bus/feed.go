@@ -27,6 +27,7 @@ type Feed struct {
 	server  string
 	subject string
 	durable string
+	bus     *Bus
 	stream  jetstream.Stream
 	log     *slog.Logger
 	events  chan *ami.Message
@@ -71,7 +72,7 @@ func NewFeed(b *Bus, server, durable string, log *slog.Logger) (*Feed, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Feed{
-		server: server, subject: subject, durable: durable, stream: b.Stream, log: log,
+		server: server, subject: subject, durable: durable, bus: b, stream: b.Stream, log: log,
 		events: make(chan *ami.Message, 1024),
 		ackNow: make(chan struct{}, 1),
 	}, nil
@@ -97,6 +98,18 @@ func (f *Feed) Run(ctx context.Context, skip uint64) error {
 	// the engine journaled. Start a fresh consumer just above it (or above
 	// skip), so that what a stopped engine left unacknowledged comes again
 	// at once rather than after AckWait.
+	if f.stream == nil {
+		// NATS was away when the engine started: the other servers'
+		// pipelines run meanwhile, this one waits here.
+		b, err := OpenWait(ctx, f.bus.JS, f.bus.Config, f.log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		f.stream = b.Stream
+	}
 	start := skip
 	if old, err := f.stream.Consumer(ctx, f.durable); err == nil {
 		info, err := old.Info(ctx)

@@ -189,6 +189,9 @@ func (c *Config) Validate() error {
 		if len(c.NATS.Servers) == 0 {
 			bad("nats.servers", "empty: name the servers whose collectors publish to this engine")
 		}
+		if p := c.NATS.SubjectPrefix; p != "" && (!strings.HasSuffix(p, ".") || strings.ContainsAny(p, " *>")) {
+			bad("nats.subject_prefix", "%q: want subject tokens ending in '.', e.g. calltrail.ami.", p)
+		}
 		seen := map[string]bool{}
 		for i, id := range c.NATS.Servers {
 			p := fmt.Sprintf("nats.servers[%d]", i)

@@ -126,6 +126,8 @@ func TestParseErrors(t *testing.T) {
 		{"nats url scheme, id also ami", ok + "nats: {url: 'http://h:4222', servers: [pbx1]}\n",
 			"calltrail.yaml:6: nats.url: \"http://h:4222\": want nats://host:4222 or tls://host:4222\n" +
 				"calltrail.yaml:6: nats.servers[0]: \"pbx1\" is also an ami server"},
+		{"nats prefix", "nats: {url: 'nats://h:4222', servers: [a], subject_prefix: calltrail.ami}\n",
+			"calltrail.yaml:1: nats.subject_prefix: \"calltrail.ami\": want subject tokens ending in '.', e.g. calltrail.ami."},
 		{"nats url alone", "nats: {url: 'nats://h:4222'}\n",
 			"calltrail.yaml: ami: no Asterisk server: want at least one {id, addr, user, secret}, or nats.servers\n" +
 				"calltrail.yaml:1: nats.servers: empty: name the servers whose collectors publish to this engine"},

@@ -72,6 +72,12 @@ type fixture struct {
 
 func start(t *testing.T, dir string, withJournal bool, agiOn bool) *fixture {
 	t.Helper()
+	return startWith(t, dir, withJournal, agiOn, nil)
+}
+
+// startWith is start with a last say on the daemon's options.
+func startWith(t *testing.T, dir string, withJournal, agiOn bool, adjust func(*Options)) *fixture {
+	t.Helper()
 	ast := amitest.NewServer(amitest.Config{Username: "lab", Secret: "labpass"})
 	t.Cleanup(ast.Close)
 	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "calls.db"))
@@ -105,6 +111,9 @@ func start(t *testing.T, dir string, withJournal bool, agiOn bool) *fixture {
 		}
 		opts.AGIListener = l
 		f.agiAddr = l.Addr().String()
+	}
+	if adjust != nil {
+		adjust(&opts)
 	}
 	d, err := New(opts)
 	if err != nil {
