@@ -128,7 +128,7 @@ func Replay(ctx context.Context, r io.Reader, cfg Config) (Result, error) {
 		return res, errors.New("bench: billing stage without a rater")
 	}
 	cr := &countReader{r: r}
-	ar := ami.NewReader(bufio.NewReaderSize(cr, 64<<10))
+	ar := ami.NewReader(bufio.NewReaderSize(cr, 1<<20))
 	var eng *callgraph.Engine
 	if cfg.Stage != Parse {
 		eng = callgraph.New(callgraph.Options{Server: "bench"})

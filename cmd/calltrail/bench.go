@@ -203,6 +203,7 @@ func rusage(ps *os.ProcessState) (user, sys time.Duration, maxRSSKiB int64) {
 
 // benchStage runs one stage and writes its result as JSON.
 func benchStage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	batchGC()
 	fs := flag.NewFlagSet("bench stage", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stageName := fs.String("stage", "engine", "parse, engine or billing")

@@ -16,6 +16,7 @@ import (
 // runRebuild is "calltrail rebuild": every call re-derived from the
 // journal and written to the database again.
 func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	batchGC()
 	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("journal", "", "the journal folder serve wrote (required)")

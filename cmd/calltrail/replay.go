@@ -20,6 +20,7 @@ import (
 )
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	batchGC()
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "json", "output: json (one call per line) or table")
@@ -116,7 +117,7 @@ func replayFile(ctx context.Context, name, server string, out callPrinter) (repl
 	}
 	defer f.Close()
 	eng := callgraph.New(callgraph.Options{Server: server})
-	r := ami.NewReader(bufio.NewReaderSize(f, 64<<10))
+	r := ami.NewReader(bufio.NewReaderSize(f, 1<<20))
 	var m ami.Message
 	// A capture without Timestamp headers carries no time at all: events
 	// are spaced by a millisecond so their order survives.
