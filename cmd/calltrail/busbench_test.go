@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func TestBusThroughput(t *testing.T) {
 	if f := os.Getenv("CALLTRAIL_BUS_PROFILE"); f != "" {
 		t.Setenv("CALLTRAIL_CPUPROFILE", f)
 	}
-	e := startProc(t, "serve", "--nats", bustest.URL(), "--nats-servers", joinIDs(ids), "--nats-stream", cfg.Name, "--nats-prefix", cfg.Prefix,
+	e := startProc(t, "serve", "--nats", bustest.URL(), "--nats-servers", strings.Join(ids, ","), "--nats-stream", cfg.Name, "--nats-prefix", cfg.Prefix,
 		"--db", dsn, "--table-prefix", prefix, "--journal", filepath.Join(dir, "journal"), "--agi", "off", "--log-level", "warn")
 	want := n * servers
 	for {
@@ -114,15 +115,4 @@ func TestBusThroughput(t *testing.T) {
 	os.Unsetenv("CALLTRAIL_CPUPROFILE")
 	t.Logf("engine: %d calls (%d events) stored in %v: %.0f events/s, %.0f calls/s", want, events, took.Round(time.Millisecond),
 		float64(events)/took.Seconds(), float64(want)/took.Seconds())
-}
-
-func joinIDs(ids []string) string {
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += ","
-		}
-		s += id
-	}
-	return s
 }
