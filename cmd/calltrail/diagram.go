@@ -157,7 +157,7 @@ func conferenceMates(ctx context.Context, st *store.Store, c *callgraph.Call) ([
 	var from, to time.Time
 	keys := map[string]bool{}
 	for _, cf := range c.Conferences {
-		keys[conferenceKey(cf)] = true
+		keys[callflow.Session(cf)] = true
 		start, end := cf.Start.Time, cf.End.Time
 		if start.IsZero() {
 			start = c.Start.Time
@@ -181,49 +181,13 @@ func conferenceMates(ctx context.Context, st *store.Store, c *callgraph.Call) ([
 		if m.ID == c.ID {
 			continue
 		}
-		if slices.ContainsFunc(m.Conferences, func(cf callgraph.Conference) bool { return keys[conferenceKey(cf)] }) {
+		if slices.ContainsFunc(m.Conferences, func(cf callgraph.Conference) bool { return keys[callflow.Session(cf)] }) {
 			calls = append(calls, m)
 		}
 	}
 	// In the order they started, as a report draws them.
 	slices.SortStableFunc(calls, func(a, b *callgraph.Call) int { return a.Start.Compare(b.Start.Time) })
 	return calls, nil
-}
-
-// conferenceKey names one session of a conference room: rooms are
-// reused, so two calls met only if they joined the room opened at the
-// same moment.
-func conferenceKey(cf callgraph.Conference) string {
-	if cf.Start.IsZero() {
-		return cf.Name
-	}
-	return cf.Name + "@" + cf.Start.UTC().Format(time.RFC3339Nano)
-}
-
-// groupConferences splits calls into the sets drawn together, as
-// callflow.Group does, but keeps apart the calls that used one room at
-// different times.
-func groupConferences(calls []*callgraph.Call) [][]*callgraph.Call {
-	var out [][]*callgraph.Call
-	byKey := map[string]int{}
-	for _, c := range calls {
-		idx := -1
-		for _, cf := range c.Conferences {
-			if i, ok := byKey[conferenceKey(cf)]; ok {
-				idx = i
-				break
-			}
-		}
-		if idx < 0 {
-			out = append(out, nil)
-			idx = len(out) - 1
-		}
-		out[idx] = append(out[idx], c)
-		for _, cf := range c.Conferences {
-			byKey[conferenceKey(cf)] = idx
-		}
-	}
-	return out
 }
 
 func renderFlow(w io.Writer, fl *callflow.Flow, format string) error {
@@ -277,7 +241,7 @@ func (p *diagramPrinter) Print(c *callgraph.Call) error {
 
 func (p *diagramPrinter) Close() error {
 	var err error
-	for _, g := range groupConferences(p.held) {
+	for _, g := range callflow.Group(p.held) {
 		if err = p.write(g...); err != nil {
 			break
 		}

@@ -123,7 +123,7 @@ func TestGroupConferences(t *testing.T) {
 	}
 	all := append(append(golden(t, "S06"), s22...), later...)
 	var got []string
-	for _, g := range groupConferences(all) {
+	for _, g := range callflow.Group(all) {
 		var ids []string
 		for _, c := range g {
 			ids = append(ids, c.ID)

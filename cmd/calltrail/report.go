@@ -357,7 +357,7 @@ func writeHTMLReport(file, title string, calls []*callgraph.Call, o reports.Opti
 		return fmt.Errorf("report: %w", err)
 	}
 	var groups [][]*callgraph.Call
-	for _, g := range groupConferences(calls) {
+	for _, g := range callflow.Group(calls) {
 		if slices.ContainsFunc(g, hasTransfer) {
 			groups = append(groups, g)
 		}

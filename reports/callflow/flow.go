@@ -106,15 +106,15 @@ type Flow struct {
 }
 
 // Group splits calls into the sets drawn together: the calls that joined
-// the same conference form one set, every other call is a set of its
-// own. Sets keep the order of their first call.
+// the same session of a conference form one set, every other call is a
+// set of its own. Sets keep the order of their first call.
 func Group(calls []*callgraph.Call) [][]*callgraph.Call {
 	var out [][]*callgraph.Call
 	byConf := map[string]int{}
 	for _, c := range calls {
 		idx := -1
 		for _, cf := range c.Conferences {
-			if i, ok := byConf[cf.Name]; ok {
+			if i, ok := byConf[Session(cf)]; ok {
 				idx = i
 				break
 			}
@@ -125,10 +125,19 @@ func Group(calls []*callgraph.Call) [][]*callgraph.Call {
 		}
 		out[idx] = append(out[idx], c)
 		for _, cf := range c.Conferences {
-			byConf[cf.Name] = idx
+			byConf[Session(cf)] = idx
 		}
 	}
 	return out
+}
+
+// Session names one session of a conference room: rooms are reused, so
+// two calls met only if they joined the room opened at the same moment.
+func Session(cf callgraph.Conference) string {
+	if cf.Start.IsZero() {
+		return cf.Name
+	}
+	return cf.Name + "@" + cf.Start.UTC().Format(time.RFC3339Nano)
 }
 
 type builder struct {
