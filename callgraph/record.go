@@ -3,7 +3,9 @@ package callgraph
 import (
 	"encoding/json"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,6 +92,24 @@ type Leg struct {
 	// SIPCallID is the Call-ID of the leg's SIP dialog, when Asterisk
 	// told it (chan_sip's SIPCALLID, or BRIDGEPVTCALLID on the peer).
 	SIPCallID string `json:"sip_call_id,omitempty"`
+}
+
+// Userfield writes tags the way calltrail puts them in Asterisk's
+// CDR(userfield): key=value pairs sorted by key, joined by ';'.
+func Userfield(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(k + "=" + tags[k])
+	}
+	return b.String()
 }
 
 // Roles of a leg.

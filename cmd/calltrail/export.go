@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -314,7 +313,7 @@ func (m *masterCSV) writeRow(c *callgraph.Call, seq int, r callgraph.Billing, l 
 	m.text(masterDisposition(l.Disposition))
 	m.text("DOCUMENTATION")
 	m.text(near.ID)
-	m.text(userfield(near.Tags))
+	m.text(callgraph.Userfield(near.Tags))
 	if m.newColumns {
 		m.text(peerAccount)
 		m.text(c.ID)
@@ -390,23 +389,6 @@ func appOf(kind string) string {
 }
 
 // userfield writes a leg's tags as the tag handler's cdr=1 sets
-// CDR(userfield): key=value pairs joined by ';', sorted.
-func userfield(tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(';')
-		}
-		b.WriteString(k + "=" + tags[k])
-	}
-	return b.String()
-}
-
 // peerOf returns the leg a caller reached and how: its first answered
 // dial or queue attempt, else its first attempt, else nil.
 func peerOf(c *callgraph.Call, l *callgraph.Leg, legs map[string]*callgraph.Leg) (*callgraph.Leg, *callgraph.Connection) {

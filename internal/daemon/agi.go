@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/calltrail/calltrail/agi"
@@ -100,19 +99,7 @@ func (d *Daemon) serveTag(ctx context.Context, s *agi.Session) error {
 			}
 		}
 		if len(tags) > 0 {
-			keys := make([]string, 0, len(tags))
-			for k := range tags {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			var b strings.Builder
-			for i, k := range keys {
-				if i > 0 {
-					b.WriteByte(';')
-				}
-				b.WriteString(k + "=" + tags[k])
-			}
-			if err := s.SetVariable(ctx, "CDR(userfield)", b.String()); err != nil {
+			if err := s.SetVariable(ctx, "CDR(userfield)", callgraph.Userfield(tags)); err != nil {
 				return fmt.Errorf("tag %s: %w", uid, err)
 			}
 		}
