@@ -142,16 +142,10 @@ func (e *Engine) record(c *call, complete bool) *Call {
 	if rec.Segments == nil {
 		rec.Segments = []Segment{}
 	}
-	sort.SliceStable(rec.Segments, func(i, j int) bool { return rec.Segments[i].Start.Before(rec.Segments[j].Start.Time) })
+	talk := sortTalk(rec.Segments)
 
 	legs := append([]*leg(nil), c.legs...)
 	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
-	talk := make(map[string]time.Duration)
-	for _, s := range rec.Segments {
-		d := s.Seconds.Duration()
-		talk[s.A] += d
-		talk[s.B] += d
-	}
 	var first *leg
 	for _, l := range legs {
 		if l.kind == kindLocal {
@@ -193,26 +187,9 @@ func (e *Engine) record(c *call, complete bool) *Call {
 	}
 	sort.SliceStable(c.conns, func(i, j int) bool { return c.conns[i].c.At.Before(c.conns[j].c.At.Time) })
 	for _, x := range c.conns {
-		conn := x.c
-		if p := e.party(x.by); p != nil {
-			conn.By = p.id
+		if conn, ok := e.connection(x); ok {
+			rec.Connections = append(rec.Connections, conn)
 		}
-		if p := e.party(x.from); p != nil {
-			conn.From = p.id
-		}
-		if p := e.party(x.to); p != nil {
-			conn.To = p.id
-		}
-		if p := e.party(x.consult); p != nil {
-			conn.Consult = p.id
-		}
-		if conn.Kind == KindDial && conn.From == "" && conn.To == "" {
-			continue // plumbing between Local channels
-		}
-		if conn.Kind == KindDial && conn.From != "" && conn.From == conn.To {
-			continue
-		}
-		rec.Connections = append(rec.Connections, conn)
 	}
 
 	for _, q := range c.queues {
@@ -230,6 +207,41 @@ func (e *Engine) record(c *call, complete bool) *Call {
 		}
 	}
 	return rec
+}
+
+// sortTalk orders talk segments by start and returns each leg's talk.
+func sortTalk(segs []Segment) map[string]time.Duration {
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].Start.Before(segs[j].Start.Time) })
+	talk := make(map[string]time.Duration)
+	for _, s := range segs {
+		d := s.Seconds.Duration()
+		talk[s.A] += d
+		talk[s.B] += d
+	}
+	return talk
+}
+
+// connection is an edge as the record shows it, its legs resolved to the
+// parties behind them; ok is false for plumbing between Local channels
+// and a dial of a party by itself.
+func (e *Engine) connection(x *edge) (conn Connection, ok bool) {
+	conn = x.c
+	if p := e.party(x.by); p != nil {
+		conn.By = p.id
+	}
+	if p := e.party(x.from); p != nil {
+		conn.From = p.id
+	}
+	if p := e.party(x.to); p != nil {
+		conn.To = p.id
+	}
+	if p := e.party(x.consult); p != nil {
+		conn.Consult = p.id
+	}
+	if conn.Kind == KindDial && (conn.From == "" && conn.To == "" || conn.From == conn.To) {
+		return conn, false
+	}
+	return conn, true
 }
 
 // otherParty returns the party the leg was last bridged with.

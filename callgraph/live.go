@@ -61,13 +61,7 @@ func (e *Engine) liveRecord(c *call, at time.Time) *Call {
 			rec.Segments = append(rec.Segments, Segment{A: o.a.id, B: o.otherID(), Start: Time{o.start}, End: Time{at}, Seconds: Dur(d)})
 		}
 	}
-	sort.SliceStable(rec.Segments, func(i, j int) bool { return rec.Segments[i].Start.Before(rec.Segments[j].Start.Time) })
-	talk := make(map[string]time.Duration)
-	for _, s := range rec.Segments {
-		d := s.Seconds.Duration()
-		talk[s.A] += d
-		talk[s.B] += d
-	}
+	talk := sortTalk(rec.Segments)
 
 	legs := append([]*leg(nil), c.legs...)
 	sort.Slice(legs, func(i, j int) bool { return legs[i].seq < legs[j].seq })
@@ -110,19 +104,9 @@ func (e *Engine) liveRecord(c *call, at time.Time) *Call {
 	}
 
 	for _, x := range c.conns {
-		conn := x.c
-		for _, p := range []struct {
-			l   *leg
-			dst *string
-		}{{x.by, &conn.By}, {x.from, &conn.From}, {x.to, &conn.To}, {x.consult, &conn.Consult}} {
-			if q := e.party(p.l); q != nil {
-				*p.dst = q.id
-			}
+		if conn, ok := e.connection(x); ok {
+			rec.Connections = append(rec.Connections, conn)
 		}
-		if conn.Kind == KindDial && (conn.From == "" && conn.To == "" || conn.From == conn.To) {
-			continue
-		}
-		rec.Connections = append(rec.Connections, conn)
 	}
 	sort.SliceStable(rec.Connections, func(i, j int) bool { return rec.Connections[i].At.Before(rec.Connections[j].At.Time) })
 	for _, q := range c.queues {
