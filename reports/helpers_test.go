@@ -1,40 +1,22 @@
 package reports
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/callgraph/callgraphtest"
 )
 
 // load reads the call records of the named captures from testdata/calls
 // (copies of callgraph's golden records), in file order.
 func load(t testing.TB, scenarios ...string) []*callgraph.Call {
 	t.Helper()
-	var calls []*callgraph.Call
+	var paths []string
 	for _, s := range scenarios {
-		f, err := os.Open(filepath.Join("testdata", "calls", s+".jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			c := new(callgraph.Call)
-			if err := json.Unmarshal(sc.Bytes(), c); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-			calls = append(calls, c)
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
+		paths = append(paths, filepath.Join("testdata", "calls", s+".jsonl"))
 	}
-	return calls
+	return callgraphtest.Load(t, paths...)
 }
 
 // near reports whether two figures agree to the millisecond.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/callgraph/callgraphtest"
 	"github.com/calltrail/calltrail/internal/store"
 	"github.com/calltrail/calltrail/reports"
 )
@@ -27,27 +27,11 @@ import (
 // golden files, in file order.
 func golden(t testing.TB, scenarios ...string) []*callgraph.Call {
 	t.Helper()
-	var calls []*callgraph.Call
+	var paths []string
 	for _, s := range scenarios {
-		f, err := os.Open(filepath.Join("..", "..", "callgraph", "testdata", "golden", s+".jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			c := new(callgraph.Call)
-			if err := json.Unmarshal(sc.Bytes(), c); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-			calls = append(calls, c)
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
+		paths = append(paths, filepath.Join("..", "..", "callgraph", "testdata", "golden", s+".jsonl"))
 	}
-	return calls
+	return callgraphtest.Load(t, paths...)
 }
 
 // testDB writes the golden records of the captures into a new SQLite file

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/calltrail/calltrail/agi"
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/callgraph/callgraphtest"
 	"github.com/calltrail/calltrail/internal/daemon"
 	"github.com/calltrail/calltrail/internal/store"
 	"github.com/calltrail/calltrail/reports"
@@ -36,27 +35,7 @@ func goldenCalls(t *testing.T) []*callgraph.Call {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
-	var calls []*callgraph.Call
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<24)
-		for sc.Scan() {
-			var c callgraph.Call
-			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			calls = append(calls, &c)
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return calls
+	return callgraphtest.Load(t, files...)
 }
 
 // testStore is an SQLite store holding the golden calls and one account.

@@ -1,9 +1,7 @@
 package callflow
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/callgraph/callgraphtest"
 	"github.com/calltrail/calltrail/reports"
 )
 
@@ -20,22 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden diagrams in testdata
 // records in ../testdata/calls).
 func load(t testing.TB, scenario string) []*callgraph.Call {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "calls", scenario+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var calls []*callgraph.Call
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		c := new(callgraph.Call)
-		if err := json.Unmarshal(sc.Bytes(), c); err != nil {
-			t.Fatal(err)
-		}
-		calls = append(calls, c)
-	}
-	return calls
+	return callgraphtest.Load(t, filepath.Join("..", "testdata", "calls", scenario+".jsonl"))
 }
 
 // Every transfer, queue and conference capture, with pickup and parking.
