@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,33 +17,6 @@ import (
 	"github.com/calltrail/calltrail/internal/sim"
 	"github.com/calltrail/calltrail/internal/store"
 )
-
-// proc is a calltrail process started from the test binary.
-type proc struct {
-	cmd *exec.Cmd
-	out *bytes.Buffer
-}
-
-func startProc(t *testing.T, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "CALLTRAIL_TEST_AS_MAIN=1", "CALLTRAIL_AMI_SECRET=labpass")
-	out := new(bytes.Buffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, out: out}
-	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
-	return p
-}
-
-func (p *proc) signal(sig syscall.Signal) {
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Signal(sig)
-		p.cmd.Wait()
-	}
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

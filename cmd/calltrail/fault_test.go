@@ -33,32 +33,48 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveProc is one calltrail serve process.
-type serveProc struct {
+// proc is a calltrail process started from the test binary; out holds
+// what it writes, readable while it runs.
+type proc struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	out *syncBuffer
 }
 
-func startServe(t *testing.T, amiAddr, db, journalDir string) *serveProc {
+// startProc runs calltrail with args until the test ends (then it is
+// killed, if it still runs).
+func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--ami", amiAddr, "--user", "lab", "--secret", "labpass",
-		"--db", db, "--journal", journalDir, "--agi", "off", "--log-level", "info")
-	cmd.Env = append(os.Environ(), "CALLTRAIL_TEST_AS_MAIN=1")
-	out := new(bytes.Buffer)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CALLTRAIL_TEST_AS_MAIN=1", "CALLTRAIL_AMI_SECRET=labpass")
+	out := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return &serveProc{cmd: cmd, out: out}
+	p := &proc{cmd: cmd, out: out}
+	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
+	return p
 }
 
-func (p *serveProc) kill(t *testing.T) {
+func startServe(t *testing.T, amiAddr, db, journalDir string) *proc {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	return startProc(t, "serve", "--ami", amiAddr, "--user", "lab", "--secret", "labpass",
+		"--db", db, "--journal", journalDir, "--agi", "off", "--log-level", "info")
 }
 
-func (p *serveProc) term(t *testing.T) {
+// signal sends sig and waits for the process to end, unless it has.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(sig)
+		p.cmd.Wait()
+	}
+}
+
+func (p *proc) kill(t *testing.T) { p.signal(syscall.SIGKILL) }
+
+// term stops the process with SIGTERM and fails the test unless it exits
+// cleanly within 30 s.
+func (p *proc) term(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -66,11 +82,12 @@ func (p *serveProc) term(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("serve exited with %v:\n%s", err, p.out.String())
+			t.Fatalf("%s exited with %v:\n%s", p.cmd.Args[1], err, p.out.String())
 		}
 	case <-time.After(30 * time.Second):
-		p.kill(t)
-		t.Fatalf("serve did not stop on SIGTERM:\n%s", p.out.String())
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Fatalf("%s did not stop on SIGTERM:\n%s", p.cmd.Args[1], p.out.String())
 	}
 }
 
@@ -451,7 +468,7 @@ func TestKillNineWithDowntime(t *testing.T) {
 
 // waitSwitch waits until every connection but the newest is closed and
 // the newest has logged in.
-func waitSwitch(t *testing.T, ctx context.Context, s *sim.Server, proc *serveProc) {
+func waitSwitch(t *testing.T, ctx context.Context, s *sim.Server, proc *proc) {
 	t.Helper()
 	for {
 		conns := s.Conns()
