@@ -1,6 +1,8 @@
 package callgraph
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,20 @@ import (
 // wire order, so the engine meets the snapshot exactly where Asterisk took
 // it: every event before it has been seen, none after.
 const ResyncActionID = "calltrail-resync"
+
+// ResyncTimeout bounds the wait for a resync's answer.
+const ResyncTimeout = 30 * time.Second
+
+// Resync asks Asterisk, through c, for the snapshot an engine reconciles
+// with after a (re)connect; n numbers the request. The answer reaches the
+// engine through the event stream, where whoever reads c journals and
+// feeds it like any event.
+func Resync(ctx context.Context, c *ami.Client, n int64) error {
+	ctx, cancel := context.WithTimeout(ctx, ResyncTimeout)
+	defer cancel()
+	_, err := c.Do(ctx, ami.NewMessage("Action", "CoreShowChannels", "ActionID", fmt.Sprintf("%s-%d", ResyncActionID, n)))
+	return err
+}
 
 // SnapshotMessages builds, from the channels alive, the list a
 // CoreShowChannels action with a resync ActionID answers: for tests and

@@ -125,10 +125,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // answer's items follow in the event stream, and the engine reconciles
 // what changed while nobody listened.
 func (c *Collector) resync(ctx context.Context) {
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	id := fmt.Sprintf("%s-%d", callgraph.ResyncActionID, c.resyncs.Add(1))
-	if _, err := c.Client.Do(sctx, ami.NewMessage("Action", "CoreShowChannels", "ActionID", id)); err != nil && ctx.Err() == nil {
+	if err := callgraph.Resync(ctx, c.Client, c.resyncs.Add(1)); err != nil && ctx.Err() == nil {
 		c.Log.Warn("resync: CoreShowChannels", "server", c.Server, "err", err)
 	}
 }

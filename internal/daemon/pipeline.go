@@ -228,10 +228,7 @@ func (p *pipeline) snapshot(ctx context.Context) {
 	if p.client == nil {
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	id := fmt.Sprintf("%s-%d", callgraph.ResyncActionID, p.resyncs.Add(1))
-	if _, err := p.client.Do(sctx, ami.NewMessage("Action", "CoreShowChannels", "ActionID", id)); err != nil {
+	if err := callgraph.Resync(ctx, p.client, p.resyncs.Add(1)); err != nil {
 		p.d.log.Warn("resync: CoreShowChannels", "server", p.id, "err", err)
 	}
 }
