@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/callgraph"
 )
 
@@ -79,5 +81,18 @@ func TestLive(t *testing.T) {
 	}
 	if st.JournalBytes == 0 || st.Writer.Writes.Count == 0 {
 		t.Errorf("journal %d bytes, %d writes timed", st.JournalBytes, st.Writer.Writes.Count)
+	}
+}
+
+// A peer that invents event names cannot grow the metrics without end:
+// past maxEventTypes names, the rest count as "other".
+func TestEventTypesBounded(t *testing.T) {
+	p := &pipeline{}
+	for i := range maxEventTypes + 44 {
+		p.count(ami.NewMessage("Event", fmt.Sprintf("Made%d", i)))
+	}
+	p.count(ami.NewMessage("Event", "Made0"))
+	if len(p.byType) != maxEventTypes+1 || p.byType["other"] != 44 || p.byType["Made0"] != 2 {
+		t.Fatalf("%d names, other %d, Made0 %d", len(p.byType), p.byType["other"], p.byType["Made0"])
 	}
 }

@@ -192,11 +192,12 @@ func (p *pipeline) count(m *ami.Message) {
 	if name == "" {
 		name = "(response)"
 	}
-	if _, ok := p.byType[name]; !ok && len(p.byType) >= maxEventTypes {
-		name = "other"
-	}
 	if _, ok := p.byType[name]; !ok {
-		name = strings.Clone(name) // not the message's memory
+		if len(p.byType) >= maxEventTypes {
+			name = "other"
+		} else {
+			name = strings.Clone(name) // not the message's memory
+		}
 	}
 	p.byType[name]++
 }
