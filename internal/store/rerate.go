@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	"gorm.io/gorm"
 
 	"github.com/calltrail/calltrail/callgraph"
 )
@@ -129,7 +128,8 @@ func (s *Store) Rerate(ctx context.Context, f Filter, opts RerateOptions, rate f
 		}
 	}
 
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.inTx(ctx, func(t *txn) error {
+		tx := t.gorm
 		row := rerateRunRow{StartedAt: run.At, Rates: run.Rates, Selection: run.Selection}
 		if !f.From.IsZero() {
 			t := f.From.UTC()
@@ -154,7 +154,7 @@ func (s *Store) Rerate(ctx context.Context, f Filter, opts RerateOptions, rate f
 			if err != nil {
 				return err
 			}
-			if err := s.save(tx, b); err != nil {
+			if err := s.save(ctx, t, b); err != nil {
 				return err
 			}
 			if err := insert(tx, history); err != nil {

@@ -20,8 +20,10 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -57,6 +59,7 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect string
 	names   namer
+	stmtCache
 }
 
 // Open opens the database named by dsn with default options; see
@@ -110,12 +113,34 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: %s: %w", d.dialect, err)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: d.dialect, names: names}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: d.dialect, names: names,
+		stmtCache: newStmtCache()}
 	if err := s.db.WithContext(ctx).AutoMigrate(models()...); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: %s: migrate: %w", d.dialect, err)
 	}
+	if d.dialect == "postgres" {
+		s.compressRecords(ctx, opts.Logger)
+	}
 	return s, nil
+}
+
+// compressRecords has PostgreSQL compress the calls' record column with
+// LZ4 rather than its default pglz, which costs the server several times
+// the CPU for a record of a few kilobytes. A server built without LZ4
+// (or older than PostgreSQL 14) keeps pglz: that is slower, not wrong.
+func (s *Store) compressRecords(ctx context.Context, log *slog.Logger) {
+	var current sql.NullString
+	err := s.sqlDB.QueryRowContext(ctx, `SELECT attcompression::text FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attname = 'record'`, s.table("callRow")).Scan(&current)
+	if err == nil && current.String == "l" {
+		return
+	}
+	_, err = s.sqlDB.ExecContext(ctx, "ALTER TABLE "+pgx.Identifier{s.table("callRow")}.Sanitize()+
+		" ALTER COLUMN record SET COMPRESSION lz4")
+	if err != nil && log != nil {
+		log.Warn("store: postgres: record column stays on pglz compression", "err", err)
+	}
 }
 
 // open makes the connection pool and the gorm dialector over it.
@@ -190,7 +215,7 @@ func createPrivate(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+func (s *Store) Close() error { return errors.Join(s.closeStmts(), s.sqlDB.Close()) }
 
 // Dialect names the database: "sqlite", "postgres" or "mysql".
 func (s *Store) Dialect() string { return s.dialect }
@@ -222,9 +247,10 @@ func (s *Store) SaveCalls(ctx context.Context, calls []*callgraph.Call) error {
 	if err != nil || len(b.rows) == 0 {
 		return err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.save(tx, b)
+	err = s.inTx(ctx, func(t *txn) error {
+		return s.save(ctx, t, b)
 	})
+	s.preparePending(ctx)
 	if err != nil {
 		return fmt.Errorf("store: save %d calls: %w", len(b.rows), err)
 	}
@@ -238,35 +264,70 @@ type batch struct {
 	byKey map[callKey]int // index in rows
 }
 
-// prepare encodes calls; the last of several with one key wins.
+// prepare encodes calls; the last of several with one key wins. A big
+// batch is encoded on every CPU: the JSON record is most of the cost.
 func prepare(calls []*callgraph.Call) (batch, error) {
 	now := time.Now()
+	type encoded struct {
+		row  callRow
+		kids children
+		err  error
+	}
+	out := make([]encoded, len(calls))
+	encode := func(i int) {
+		c := calls[i]
+		switch {
+		case c == nil:
+		case c.ID == "":
+			out[i].err = fmt.Errorf("store: call without call_id (server %q)", c.Server)
+		case c.Start.IsZero():
+			out[i].err = fmt.Errorf("store: call %s/%s has no start time", c.Server, c.ID)
+		default:
+			row, ch, err := toRows(c, now)
+			if err != nil {
+				err = fmt.Errorf("store: encode call %s/%s: %w", c.Server, c.ID, err)
+			}
+			out[i] = encoded{row, ch, err}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(calls)/parallelEncode)
+	if workers > 1 {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(calls); i += workers {
+					encode(i)
+				}
+			})
+		}
+		wg.Wait()
+	} else {
+		for i := range calls {
+			encode(i)
+		}
+	}
 	b := batch{byKey: make(map[callKey]int, len(calls))}
-	for _, c := range calls {
+	for i, c := range calls {
 		if c == nil {
 			continue
 		}
-		if c.ID == "" {
-			return batch{}, fmt.Errorf("store: call without call_id (server %q)", c.Server)
-		}
-		if c.Start.IsZero() {
-			return batch{}, fmt.Errorf("store: call %s/%s has no start time", c.Server, c.ID)
-		}
-		row, ch, err := toRows(c, now)
-		if err != nil {
-			return batch{}, fmt.Errorf("store: encode call %s/%s: %w", c.Server, c.ID, err)
+		if out[i].err != nil {
+			return batch{}, out[i].err
 		}
 		k := callKey{c.Server, c.ID}
-		if i, dup := b.byKey[k]; dup {
-			b.rows[i], b.kids[i] = row, ch
+		if j, dup := b.byKey[k]; dup {
+			b.rows[j], b.kids[j] = out[i].row, out[i].kids
 			continue
 		}
 		b.byKey[k] = len(b.rows)
-		b.rows = append(b.rows, row)
-		b.kids = append(b.kids, ch)
+		b.rows = append(b.rows, out[i].row)
+		b.kids = append(b.kids, out[i].kids)
 	}
 	return b, nil
 }
+
+// parallelEncode is the fewest calls per worker worth a goroutine.
+const parallelEncode = 32
 
 // SaveCall writes one call; see SaveCalls.
 func (s *Store) SaveCall(ctx context.Context, c *callgraph.Call) error {
@@ -278,7 +339,8 @@ const (
 	insertChunk = 200 // rows in one INSERT
 )
 
-func (s *Store) save(tx *gorm.DB, b batch) error {
+func (s *Store) save(ctx context.Context, t *txn, b batch) error {
+	tx := t.gorm
 	rows, kids, byKey := b.rows, b.kids, b.byKey
 	pks, err := s.lookupPKs(tx, rows)
 	if err != nil {
@@ -308,20 +370,11 @@ func (s *Store) save(tx *gorm.DB, b batch) error {
 		}
 	}
 	if len(fresh) > 0 {
-		if err := tx.CreateInBatches(fresh, insertChunk).Error; err != nil {
-			return err
-		}
-		// Read the new keys back rather than trust the driver to report
-		// every id of a multi-row insert.
-		if pks, err = s.lookupPKs(tx, fresh); err != nil {
+		if err := s.insertCalls(ctx, t, fresh); err != nil {
 			return err
 		}
 		for _, r := range fresh {
-			pk, ok := pks[callKey{r.Server, r.CallID}]
-			if !ok {
-				return fmt.Errorf("call %s/%s vanished after insert", r.Server, r.CallID)
-			}
-			rows[byKey[callKey{r.Server, r.CallID}]].PK = pk
+			rows[byKey[callKey{r.Server, r.CallID}]].PK = r.PK
 		}
 	}
 	var all children
@@ -337,16 +390,77 @@ func (s *Store) save(tx *gorm.DB, b batch) error {
 		all.billing = appendWithPK(all.billing, kids[i].billing, func(r *billingRecordRow) { r.CallPK = pk })
 		all.gaps = appendWithPK(all.gaps, kids[i].gaps, func(r *callGapRow) { r.CallPK = pk })
 	}
-	for _, err := range []error{
-		insert(tx, all.legs), insert(tx, all.tags), insert(tx, all.connections),
-		insert(tx, all.segments), insert(tx, all.queues), insert(tx, all.conferences),
-		insert(tx, all.participants), insert(tx, all.billing), insert(tx, all.gaps),
+	for _, insert := range []func() error{
+		func() error { return bulkInsert(ctx, s, t, legsTable, all.legs) },
+		func() error { return bulkInsert(ctx, s, t, legTagsTable, all.tags) },
+		func() error { return bulkInsert(ctx, s, t, connectionsTable, all.connections) },
+		func() error { return bulkInsert(ctx, s, t, segmentsTable, all.segments) },
+		func() error { return bulkInsert(ctx, s, t, queueCallsTable, all.queues) },
+		func() error { return bulkInsert(ctx, s, t, conferencesTable, all.conferences) },
+		func() error { return bulkInsert(ctx, s, t, participantsTable, all.participants) },
+		func() error { return bulkInsert(ctx, s, t, billingTable, all.billing) },
+		func() error { return bulkInsert(ctx, s, t, gapsTable, all.gaps) },
 	} {
-		if err != nil {
+		if err := insert(); err != nil {
 			return err
 		}
 	}
 	return s.settle(tx, rows, kids, replaced)
+}
+
+// insertCalls inserts new calls rows and sets their PK. PostgreSQL hands
+// out the keys first, from the table's sequence, and takes the rows by
+// COPY; SQLite and MySQL number them in a multi-row INSERT, and the keys
+// are read back by call key (neither promises to report every id of such
+// an insert).
+func (s *Store) insertCalls(ctx context.Context, t *txn, rows []callRow) error {
+	if s.dialect != "postgres" {
+		if err := bulkInsert(ctx, s, t, callsTable, rows); err != nil {
+			return err
+		}
+		pks, err := s.lookupPKs(t.gorm, rows)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			pk, ok := pks[callKey{rows[i].Server, rows[i].CallID}]
+			if !ok {
+				return fmt.Errorf("call %s/%s vanished after insert", rows[i].Server, rows[i].CallID)
+			}
+			rows[i].PK = pk
+		}
+		return nil
+	}
+	q, err := t.sql.QueryContext(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'pk')) FROM generate_series(1, $2)",
+		s.table("callRow"), len(rows))
+	if err != nil {
+		return fmt.Errorf("allocate call keys: %w", err)
+	}
+	i := 0
+	for q.Next() {
+		if i == len(rows) {
+			break
+		}
+		if err := q.Scan(&rows[i].PK); err != nil {
+			q.Close()
+			return fmt.Errorf("allocate call keys: %w", err)
+		}
+		i++
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return fmt.Errorf("allocate call keys: %w", err)
+	}
+	if i != len(rows) {
+		return fmt.Errorf("allocate call keys: %d of %d", i, len(rows))
+	}
+	n := len(callsTable.columns) + 1
+	vals := make([]any, 0, len(rows)*n)
+	for i := range rows {
+		vals = append(vals, rows[i].PK)
+		vals = rows[i].values(vals)
+	}
+	return copyRows(ctx, t.conn, s.table("callRow"), append([]string{"pk"}, callsTable.columns...), vals, len(rows))
 }
 
 func appendWithPK[T any](dst, src []T, set func(*T)) []T {
