@@ -23,19 +23,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	usage := func() {
 		fmt.Fprintln(stderr, "usage: calltrail bench replay [flags] FILE")
 		fmt.Fprintln(stderr, "       calltrail bench memory [flags] FILE|-")
-		fmt.Fprintln(stderr, "\nMeasures replay throughput against `wc -l` on the same file, and the heap")
-		fmt.Fprintln(stderr, "the engine holds per live leg. Make FILE with calltrail gen; see")
+		fmt.Fprintln(stderr, "       calltrail bench store [--dsn DSN] [flags] FILE")
+		fmt.Fprintln(stderr, "\nMeasures replay throughput against `wc -l` on the same file, the heap")
+		fmt.Fprintln(stderr, "the engine holds per live leg, and how many completed calls a second the")
+		fmt.Fprintln(stderr, "batching writer stores into a database. Make FILE with calltrail gen; see")
 		fmt.Fprintln(stderr, "docs/performance.md.")
 	}
 	if len(args) == 0 {
 		usage()
-		return usageError{"bench: replay or memory?"}
+		return usageError{"bench: replay, memory or store?"}
 	}
 	switch args[0] {
 	case "replay":
 		return benchReplay(ctx, args[1:], stdout, stderr)
 	case "memory":
 		return benchMemory(ctx, args[1:], stdout, stderr)
+	case "store":
+		return benchStore(ctx, args[1:], stdout, stderr)
 	case "stage":
 		// One stage in a process of its own; benchReplay starts these.
 		return benchStage(ctx, args[1:], stdout, stderr)
