@@ -53,7 +53,7 @@ type legRow struct {
 	Context    string
 	// CreatedAt is the channel's creation, not the row's: the tag keeps
 	// gorm from filling it in.
-	CreatedAt   *time.Time `gorm:"column:created_at;precision:6;index;autoCreateTime:false"`
+	CreatedAt   *time.Time `gorm:"column:created_at;precision:6;autoCreateTime:false"`
 	AnsweredAt  *time.Time `gorm:"precision:6"`
 	EndedAt     *time.Time `gorm:"precision:6"`
 	DurationMS  int64      `gorm:"column:duration_ms;not null"`
@@ -61,7 +61,7 @@ type legRow struct {
 	BillsecMS   int64      `gorm:"column:billsec_ms;not null"`
 	TalkMS      int64      `gorm:"column:talk_ms;not null"`
 	HoldMS      int64      `gorm:"column:hold_ms;not null"`
-	Disposition string     `gorm:"size:32;index"`
+	Disposition string     `gorm:"size:32"`
 	Cause       int        `gorm:"not null;index"`
 	CauseText   string
 	SIPCode     *int `gorm:"column:sip_code"`
@@ -92,7 +92,7 @@ type legTagRow struct {
 	CallPK   uint64 `gorm:"not null;index"`
 	LegSeq   int    `gorm:"not null"`
 	LegID    string `gorm:"size:128;not null"`
-	TagKey   string `gorm:"size:255;not null;index"`
+	TagKey   string `gorm:"size:255;not null"`
 	TagValue string
 }
 
@@ -100,7 +100,7 @@ type connectionRow struct {
 	PK       uint64     `gorm:"column:pk;primaryKey;autoIncrement"`
 	CallPK   uint64     `gorm:"not null;index"`
 	Seq      int        `gorm:"not null"`
-	Kind     string     `gorm:"size:32;not null;index"`
+	Kind     string     `gorm:"size:32;not null"`
 	ByLeg    string     `gorm:"size:128"`
 	FromLeg  string     `gorm:"size:128"`
 	ToLeg    string     `gorm:"size:128"`
@@ -132,10 +132,10 @@ type queueCallRow struct {
 	Seq      int        `gorm:"not null"`
 	Queue    string     `gorm:"size:255;not null;index"`
 	Caller   string     `gorm:"size:128"`
-	JoinedAt *time.Time `gorm:"precision:6;index"`
+	JoinedAt *time.Time `gorm:"precision:6"`
 	LeftAt   *time.Time `gorm:"precision:6"`
 	WaitMS   int64      `gorm:"column:wait_ms;not null"`
-	Outcome  string     `gorm:"size:32;index"`
+	Outcome  string     `gorm:"size:32"`
 	Agent    string     `gorm:"size:128"`
 	Attempts int        `gorm:"not null"`
 	Position int        `gorm:"not null"`
@@ -145,7 +145,7 @@ type conferenceRow struct {
 	PK        uint64     `gorm:"column:pk;primaryKey;autoIncrement"`
 	CallPK    uint64     `gorm:"not null;index"`
 	Seq       int        `gorm:"not null"`
-	Name      string     `gorm:"size:255;not null;index"`
+	Name      string     `gorm:"size:255;not null"`
 	StartedAt *time.Time `gorm:"precision:6"`
 	EndedAt   *time.Time `gorm:"precision:6"`
 }
@@ -166,7 +166,7 @@ type billingRecordRow struct {
 	CallPK        uint64 `gorm:"not null;index"`
 	Seq           int    `gorm:"not null"`
 	LegID         string `gorm:"size:128"`
-	Party         string `gorm:"size:255;index"`
+	Party         string `gorm:"size:255"`
 	Account       string `gorm:"size:255;index"`
 	BillsecMS     int64  `gorm:"column:billsec_ms;not null"`
 	BilledSeconds int64  `gorm:"not null"`
