@@ -75,7 +75,7 @@ func benchStore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	med := runs[len(runs)/2]
 	n := float64(len(col.calls))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "database\tcalls\trows/call\trecord bytes/call\tbatch\tmedian s\tcalls/s\trows/s\t")
+	fmt.Fprintln(tw, "database\tcalls\trows/call\tcall JSON bytes\tbatch\tmedian s\tcalls/s\trows/s\t")
 	fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t\n", dialect, len(col.calls), shape.rows/n, shape.record/n,
 		*batch, med.Seconds(), n/med.Seconds(), shape.rows/med.Seconds())
 	return tw.Flush()
@@ -102,8 +102,8 @@ func (c *callCollector) Print(call *callgraph.Call) error {
 
 func (c *callCollector) Close() error { return nil }
 
-// shapeOf counts what the calls put in the database: rows of every
-// table, and the bytes of their JSON records.
+// shapeOf counts what the calls put in the database, rows of every
+// table, and how big they are as JSON.
 func shapeOf(calls []*callgraph.Call) (s struct{ rows, record float64 }) {
 	for _, c := range calls {
 		rows := 1 + len(c.Legs) + len(c.Connections) + len(c.Segments) + len(c.Queues) +

@@ -149,34 +149,3 @@ func TestSaveBigBatch(t *testing.T) {
 		}
 	})
 }
-
-// TestPostgresRecordsCompressLZ4: the record column of a new PostgreSQL
-// store is compressed with LZ4, and a record still reads back whole.
-func TestPostgresRecordsCompressLZ4(t *testing.T) {
-	for _, db := range testDSNs(t) {
-		if db.name != "postgres" || db.dsn == "off" {
-			continue
-		}
-		s := openTest(t, db.dsn)
-		var method string
-		err := s.sqlDB.QueryRowContext(t.Context(), `SELECT attcompression::text FROM pg_attribute
-			WHERE attrelid = $1::regclass AND attname = 'record'`, s.table("callRow")).Scan(&method)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if method != "l" {
-			t.Errorf("record column compression %q, want l (lz4)", method)
-		}
-		c := fullCall("pbx1", "lz4.1", at(1))
-		if err := s.SaveCall(t.Context(), c); err != nil {
-			t.Fatal(err)
-		}
-		var got string
-		if err := s.sqlDB.QueryRowContext(t.Context(), "SELECT pg_column_compression(record) FROM "+s.table("callRow")).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got != "lz4" {
-			t.Errorf("stored record compressed with %q, want lz4", got)
-		}
-	}
-}

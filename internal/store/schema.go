@@ -32,9 +32,10 @@ type callRow struct {
 	Complete      bool       `gorm:"not null"`
 	Unplaced      int        `gorm:"not null"`
 	LocalChannels string     // JSON array, "" when none
-	// Record is the whole call as JSON. Reads start from it, so fields
-	// the engine adds before the schema knows them survive a round trip,
-	// and then take every field the tables hold from the tables.
+	// Record is the JSON of what no column holds (extra, below), ""
+	// when there is none; rows written before 2026-11 hold the whole
+	// call. Reads start from it, then take every field the tables hold
+	// from the tables.
 	Record   string
 	StoredAt time.Time `gorm:"precision:6;not null"`
 }
@@ -53,7 +54,7 @@ type legRow struct {
 	Context    string
 	// CreatedAt is the channel's creation, not the row's: the tag keeps
 	// gorm from filling it in.
-	CreatedAt   *time.Time `gorm:"column:created_at;precision:6;autoCreateTime:false"`
+	CreatedAt   *time.Time `gorm:"column:created_at;precision:6;index;autoCreateTime:false"`
 	AnsweredAt  *time.Time `gorm:"precision:6"`
 	EndedAt     *time.Time `gorm:"precision:6"`
 	DurationMS  int64      `gorm:"column:duration_ms;not null"`
@@ -297,10 +298,54 @@ func fromJSONList(s string) ([]string, error) {
 	return v, err
 }
 
+// extra is what a call's record column holds: the fields of the call
+// that no column keeps. Its JSON has the shape of the call's own, so
+// that every record decodes into a callgraph.Call, whatever its age
+// (those written before 2026-11 hold the whole call; the columns are read
+// over them). TestEveryFieldSurvives fails when callgraph gains a field
+// that neither a column nor extra keeps.
+type extra struct {
+	// Legs has an entry per leg, in the order of the legs rows, when any
+	// leg has something to keep.
+	Legs   []legExtra       `json:"legs,omitempty"`
+	Linked []callgraph.Link `json:"linked,omitempty"`
+}
+
+type legExtra struct {
+	SIPCallID string `json:"sip_call_id,omitempty"`
+}
+
+// extraJSON is the record of c: its extra as JSON, or "" when it has
+// none.
+func extraJSON(c *callgraph.Call) (string, error) {
+	e := extra{Linked: c.Linked}
+	n := 0
+	for _, l := range c.Legs {
+		if l == nil {
+			continue
+		}
+		if l.SIPCallID != "" && e.Legs == nil {
+			e.Legs = make([]legExtra, 0, len(c.Legs))
+			for range n {
+				e.Legs = append(e.Legs, legExtra{})
+			}
+		}
+		if e.Legs != nil {
+			e.Legs = append(e.Legs, legExtra{SIPCallID: l.SIPCallID})
+		}
+		n++
+	}
+	if e.Legs == nil && len(e.Linked) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(e)
+	return string(b), err
+}
+
 // toRows splits a call into its calls row and its children. pk is filled
 // in later, once the calls row has one.
 func toRows(c *callgraph.Call, storedAt time.Time) (callRow, children, error) {
-	record, err := json.Marshal(c)
+	record, err := extraJSON(c)
 	if err != nil {
 		return callRow{}, children{}, err
 	}
@@ -317,7 +362,7 @@ func toRows(c *callgraph.Call, storedAt time.Time) (callRow, children, error) {
 		Complete:      c.Complete,
 		Unplaced:      c.Unplaced,
 		LocalChannels: locals,
-		Record:        string(record),
+		Record:        record,
 		StoredAt:      storedAt.UTC(),
 	}
 	var ch children
@@ -571,6 +616,26 @@ func fromRows(row *callRow, ch *children) (*callgraph.Call, error) {
 			return nil, err
 		}
 		g.Estimated = est
+	}
+	// The lists the engine always gives, empty or not: a record without
+	// them (every record since 2026-11) leaves them nil.
+	if c.Legs == nil {
+		c.Legs = []*callgraph.Leg{}
+	}
+	if c.Gaps == nil {
+		c.Gaps = []callgraph.Gap{}
+	}
+	if c.Connections == nil {
+		c.Connections = []callgraph.Connection{}
+	}
+	if c.Segments == nil {
+		c.Segments = []callgraph.Segment{}
+	}
+	if c.Queues == nil {
+		c.Queues = []callgraph.QueueEntry{}
+	}
+	if c.Billing == nil {
+		c.Billing = []callgraph.Billing{}
 	}
 	return c, nil
 }

@@ -119,28 +119,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("store: %s: migrate: %w", d.dialect, err)
 	}
-	if d.dialect == "postgres" {
-		s.compressRecords(ctx, opts.Logger)
-	}
 	return s, nil
-}
-
-// compressRecords has PostgreSQL compress the calls' record column with
-// LZ4 rather than its default pglz, which costs the server several times
-// the CPU for a record of a few kilobytes. A server built without LZ4
-// (or older than PostgreSQL 14) keeps pglz: that is slower, not wrong.
-func (s *Store) compressRecords(ctx context.Context, log *slog.Logger) {
-	var current sql.NullString
-	err := s.sqlDB.QueryRowContext(ctx, `SELECT attcompression::text FROM pg_attribute
-		WHERE attrelid = $1::regclass AND attname = 'record'`, s.table("callRow")).Scan(&current)
-	if err == nil && current.String == "l" {
-		return
-	}
-	_, err = s.sqlDB.ExecContext(ctx, "ALTER TABLE "+pgx.Identifier{s.table("callRow")}.Sanitize()+
-		" ALTER COLUMN record SET COMPRESSION lz4")
-	if err != nil && log != nil {
-		log.Warn("store: postgres: record column stays on pglz compression", "err", err)
-	}
 }
 
 // open makes the connection pool and the gorm dialector over it.
