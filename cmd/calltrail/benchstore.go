@@ -29,7 +29,7 @@ func benchStore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dsn := fs.String("dsn", "", "database to write into (default: a new SQLite file in a temporary directory)")
 	batch := fs.Int("batch", store.DefaultMaxBatch, "most calls in one transaction (the writer's MaxBatch)")
 	limit := fs.Int("calls", 0, "write only the first this many calls (0: all the stream's)")
-	writers := fs.Int("writers", 1, "writers in parallel, each with its own transactions")
+	writers := fs.Int("writers", 1, "transactions at once (store.Writer.Parallel, the db_writers setting)")
 	repeat := fs.Int("repeat", 3, "write the calls this many times, each into fresh tables, and report the median")
 	legs := fs.String("legs", billing.BillTrunks, "billed legs: trunks or all")
 	var bf billingFlags
@@ -132,13 +132,10 @@ func writeAll(ctx context.Context, dsn string, calls []*callgraph.Call, batch, w
 	defer s.Close()
 	defer s.DropTables(context.WithoutCancel(ctx))
 	in := make(chan *callgraph.Call, 1024)
-	ws := make([]*store.Writer, writers)
-	done := make(chan error, writers)
+	w := &store.Writer{Store: s, In: in, MaxBatch: batch, Parallel: writers}
+	done := make(chan error, 1)
 	start := time.Now()
-	for i := range ws {
-		ws[i] = &store.Writer{Store: s, In: in, MaxBatch: batch}
-		go func() { done <- ws[i].Run(ctx) }()
-	}
+	go func() { done <- w.Run(ctx) }()
 	for _, c := range calls {
 		select {
 		case in <- c:
@@ -147,23 +144,12 @@ func writeAll(ctx context.Context, dsn string, calls []*callgraph.Call, batch, w
 		}
 	}
 	close(in)
-	for range ws {
-		if err := <-done; err != nil {
-			return 0, "", err
-		}
+	if err := <-done; err != nil {
+		return 0, "", err
 	}
 	d := time.Since(start)
-	var saved, rejected uint64
-	var last error
-	for _, w := range ws {
-		st := w.Status()
-		saved, rejected = saved+st.Saved, rejected+st.Rejected
-		if st.LastError != nil {
-			last = st.LastError
-		}
-	}
-	if saved != uint64(len(calls)) || rejected > 0 {
-		return 0, "", fmt.Errorf("bench store: %d of %d calls saved, %d rejected: %v", saved, len(calls), rejected, last)
+	if st := w.Status(); st.Saved != uint64(len(calls)) || st.Rejected > 0 {
+		return 0, "", fmt.Errorf("bench store: %d of %d calls saved, %d rejected: %v", st.Saved, len(calls), st.Rejected, st.LastError)
 	}
 	return d, s.Dialect(), nil
 }

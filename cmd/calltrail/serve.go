@@ -237,7 +237,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, log *slog.Logg
 	}
 	defer st.Close()
 
-	opts := daemon.Options{Store: st, Logger: log, AGIAllow: cfg.AGI.Allow}
+	opts := daemon.Options{Store: st, Logger: log, AGIAllow: cfg.AGI.Allow, WriterParallel: cfg.DBWriters}
 	if dir := journalDir(cfg, f.noJournal); dir != "" {
 		sync, err := journal.ParseSync(f.sync)
 		if err != nil {

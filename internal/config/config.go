@@ -31,8 +31,11 @@ type Config struct {
 	AGI AGI `yaml:"agi"`
 	// DB is where calls are stored: sqlite:FILE, postgres://… or
 	// mysql://… (see docs/storage.md). CALLTRAIL_DB overrides it.
-	DB  string `yaml:"db"`
-	Log Log    `yaml:"log"`
+	DB string `yaml:"db"`
+	// DBWriters is how many transactions may write calls at once
+	// (store.Writer.Parallel): 1, the default, or up to 16.
+	DBWriters int `yaml:"db_writers"`
+	Log       Log `yaml:"log"`
 	// Journal is a directory for the raw event journal; "" keeps none.
 	Journal string  `yaml:"journal"`
 	Billing Billing `yaml:"billing"`
@@ -115,10 +118,11 @@ const (
 // leaves out. It has no AMI server: that one must be given.
 func DefaultConfig() Config {
 	return Config{
-		AGI:     AGI{Listen: DefaultAGIListen, Allow: []string{"127.0.0.0/8", "::1/128"}},
-		DB:      DefaultDB,
-		Log:     Log{Level: "info", Format: "text"},
-		Billing: Billing{Legs: "trunks", Attribution: "originator"},
+		AGI:       AGI{Listen: DefaultAGIListen, Allow: []string{"127.0.0.0/8", "::1/128"}},
+		DB:        DefaultDB,
+		DBWriters: 1,
+		Log:       Log{Level: "info", Format: "text"},
+		Billing:   Billing{Legs: "trunks", Attribution: "originator"},
 	}
 }
 
@@ -224,6 +228,10 @@ func (c *Config) Validate() error {
 		bad("db", "empty: want sqlite:FILE, postgres://… or mysql://…")
 	} else if err := store.CheckDSN(c.DB); err != nil {
 		bad("db", "%s", strings.TrimPrefix(err.Error(), "store: "))
+	}
+
+	if c.DBWriters < 1 || c.DBWriters > 16 {
+		bad("db_writers", "%d: want 1 to 16", c.DBWriters)
 	}
 
 	switch c.Log.Level {

@@ -41,10 +41,11 @@ func TestSample(t *testing.T) {
 	want := &Config{
 		AMI: []AMI{{ID: "pbx1", Addr: "127.0.0.1:5038", User: "calltrail", Secret: "labpass",
 			SecretFile: "/etc/calltrail/ami-secret"}},
-		AGI:     AGI{Listen: "127.0.0.1:4573", Allow: []string{"127.0.0.0/8", "::1/128"}},
-		DB:      "sqlite:/var/lib/calltrail/calltrail.db",
-		Log:     Log{Level: "info", Format: "text"},
-		Journal: "/var/lib/calltrail/journal",
+		AGI:       AGI{Listen: "127.0.0.1:4573", Allow: []string{"127.0.0.0/8", "::1/128"}},
+		DB:        "sqlite:/var/lib/calltrail/calltrail.db",
+		DBWriters: 1,
+		Log:       Log{Level: "info", Format: "text"},
+		Journal:   "/var/lib/calltrail/journal",
 		Billing: Billing{Rates: "/etc/calltrail/rates.csv", Trunks: []string{"PJSIP/carrier-*", "SIP/trunk*"},
 			Legs: "trunks", DefaultAccount: "main", Attribution: "originator"},
 	}
@@ -85,6 +86,11 @@ func TestParse(t *testing.T) {
 			func(c *Config) {
 				c.AMI = []AMI{{ID: "x", Addr: "h:1", User: "u", Secret: "s"}}
 				c.AGI.Listen = ""
+			}},
+		{"two database writers", "ami: [{id: x, addr: 'h:1', user: u, secret: s}]\ndb: postgres://u@db/calls\ndb_writers: 2\n", nil,
+			func(c *Config) {
+				c.AMI = []AMI{{ID: "x", Addr: "h:1", User: "u", Secret: "s"}}
+				c.DB, c.DBWriters = "postgres://u@db/calls", 2
 			}},
 		{"engine of collectors", "nats:\n  url: nats://10.0.0.5:4222\n  servers: [pbx1, pbx-2]\n", nil,
 			func(c *Config) {
@@ -138,7 +144,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", ok + "    secrte: x\n",
 			"calltrail.yaml:6: ami[0].secrte: unknown key (want id, addr, user, secret, secret_file, tls, tls_insecure)"},
 		{"unknown top-level key", ok + "database: x\n",
-			"calltrail.yaml:6: database: unknown key (want ami, nats, agi, db, log, journal, billing)"},
+			"calltrail.yaml:6: database: unknown key (want ami, nats, agi, db, db_writers, log, journal, billing)"},
 		{"key twice", ok + "db: sqlite:a.db\ndb: sqlite:b.db\n", "calltrail.yaml:7: db: set twice (first on line 6)"},
 		{"missing secret, user, id", "ami:\n  - addr: h1:5038\n  - addr: h2:5038\n",
 			"calltrail.yaml:2: ami[0].id: missing: name the server (calls carry it as their server)\n" +
@@ -168,6 +174,8 @@ func TestParseErrors(t *testing.T) {
 			"calltrail.yaml:6: db: DSN has no scheme: want sqlite:FILE, postgres://… or mysql://…"},
 		{"bad db, password kept out", ok + "db: mysql://u:s3cret@tcp(db:3306)/\n",
 			"calltrail.yaml:6: db: mysql DSN: missing database name (mysql://user:pass@tcp(host:3306)/DB)"},
+		{"db writers", ok + "db_writers: 0\n", "calltrail.yaml:6: db_writers: 0: want 1 to 16"},
+		{"db writers not a number", ok + "db_writers: two\n", "calltrail.yaml:6: db_writers: want a whole number"},
 		{"empty db", ok + "db: ''\n", "calltrail.yaml:6: db: empty: want sqlite:FILE, postgres://… or mysql://…"},
 		{"log", ok + "log: {level: verbose, format: xml}\n",
 			"calltrail.yaml:6: log.level: \"verbose\": want debug, info, warn or error\n" +
@@ -181,7 +189,7 @@ func TestParseErrors(t *testing.T) {
 		{"unterminated", "db: 'x\n", "calltrail.yaml:2: found unexpected end of stream"},
 		{"tab", "ami:\n\t- id: a\n", "calltrail.yaml:2: found character that cannot start any token"},
 		{"two documents", ok + "---\ndb: x\n", "calltrail.yaml:6: more than one YAML document"},
-		{"alias", "x: &a {id: a}\n", "calltrail.yaml:1: x: unknown key (want ami, nats, agi, db, log, journal, billing)"},
+		{"alias", "x: &a {id: a}\n", "calltrail.yaml:1: x: unknown key (want ami, nats, agi, db, db_writers, log, journal, billing)"},
 		{"alias used", "ami:\n- &s {id: a, addr: 'h:1', user: u, secret: s}\n- *s\n", "calltrail.yaml:3: ami[1]: YAML aliases are not supported here"},
 		{"complex key", "? [a]\n: b\n", "calltrail.yaml:1: keys must be plain names"},
 	}

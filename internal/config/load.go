@@ -294,6 +294,13 @@ func (d *decoder) walk(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetBool(b)
+	case reflect.Int:
+		var i int
+		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {
+			d.fail(n, path, "want a whole number")
+			return
+		}
+		v.SetInt(int64(i))
 	default:
 		d.fail(n, path, "cannot hold a %s", v.Kind())
 	}

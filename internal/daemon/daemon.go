@@ -73,9 +73,11 @@ type Options struct {
 
 	// CheckpointEvery is how often a checkpoint is considered; 1 s.
 	CheckpointEvery time.Duration
-	// WriterBatch and WriterDelay tune the database writer.
-	WriterBatch int
-	WriterDelay time.Duration
+	// WriterBatch, WriterDelay and WriterParallel tune the database
+	// writer (store.Writer's MaxBatch, MaxDelay and Parallel).
+	WriterBatch    int
+	WriterParallel int
+	WriterDelay    time.Duration
 
 	Logger *slog.Logger
 }
@@ -147,6 +149,7 @@ func New(opts Options) (*Daemon, error) {
 		In:       d.calls,
 		MaxBatch: opts.WriterBatch,
 		MaxDelay: opts.WriterDelay,
+		Parallel: opts.WriterParallel,
 		Logger:   log,
 	}
 	seen := map[string]bool{}

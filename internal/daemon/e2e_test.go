@@ -63,10 +63,17 @@ func TestEveryCaptureIntoEveryDatabase(t *testing.T) {
 		}
 		caps = append(caps, c)
 	}
-	dbs := []struct{ name, dsn string }{
-		{"sqlite", "sqlite:" + filepath.Join(t.TempDir(), "calls.db")},
-		{"postgres", envOr("CALLTRAIL_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")},
-		{"mysql", envOr("CALLTRAIL_TEST_MYSQL", "mysql://root@tcp(127.0.0.1:3306)/test")},
+	pg := envOr("CALLTRAIL_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	my := envOr("CALLTRAIL_TEST_MYSQL", "mysql://root@tcp(127.0.0.1:3306)/test")
+	dbs := []struct {
+		name, dsn string
+		writers   int
+	}{
+		{"sqlite", "sqlite:" + filepath.Join(t.TempDir(), "calls.db"), 1},
+		{"postgres", pg, 1},
+		{"mysql", my, 1},
+		{"postgres, three writers", pg, 3},
+		{"mysql, three writers", my, 3},
 	}
 	for _, db := range dbs {
 		t.Run(db.name, func(t *testing.T) {
@@ -97,6 +104,7 @@ func TestEveryCaptureIntoEveryDatabase(t *testing.T) {
 				Store:           st,
 				CheckpointEvery: 50 * time.Millisecond,
 				WriterDelay:     20 * time.Millisecond,
+				WriterParallel:  db.writers,
 			})
 			if err != nil {
 				t.Fatal(err)

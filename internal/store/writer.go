@@ -56,6 +56,15 @@ type Writer struct {
 	Store Saver
 	In    <-chan *callgraph.Call
 
+	// Parallel is how many transactions may run at once (0 or 1: one
+	// at a time). Calls are dealt out by server and call id, so that
+	// the saves of one call still happen in order; each share is batched
+	// and retried as described above. PostgreSQL and MySQL store more
+	// calls a second with 2 than with 1 when the database has the cores
+	// (docs/performance.md); SQLite writes one transaction at a time
+	// whatever this says.
+	Parallel int
+
 	MaxBatch       int           // calls per transaction
 	MaxDelay       time.Duration // longest a call waits for its batch to fill
 	MaxQueue       int           // calls held in memory while the database is away
@@ -65,8 +74,9 @@ type Writer struct {
 
 	Logger *slog.Logger // nil: silent
 
-	mu     sync.Mutex
-	status WriterStatus
+	mu      sync.Mutex
+	status  WriterStatus
+	waiting []int // calls waiting, by share
 }
 
 // WriterStatus is a snapshot of a Writer, for health checks.
@@ -135,6 +145,84 @@ var ErrUnreachable = errors.New("store: database unreachable")
 // saved (it returns nil), or ctx is done (it returns an error that
 // counts the calls not saved, or nil when there were none).
 func (w *Writer) Run(ctx context.Context) error {
+	n := max(w.Parallel, 1)
+	w.mu.Lock()
+	w.waiting = make([]int, n)
+	w.mu.Unlock()
+	var lost int
+	if n == 1 {
+		lost = w.run(ctx, w.In, 0)
+	} else {
+		lost = w.deal(ctx, n)
+	}
+	if lost > 0 {
+		return fmt.Errorf("store: writer stopped, %d calls not saved: %w", lost, ctx.Err())
+	}
+	return nil
+}
+
+// deal hands each call of In to one of n shares by its key, runs the
+// shares, and returns how many calls were not saved when ctx ended.
+func (w *Writer) deal(ctx context.Context, n int) int {
+	shares := make([]chan *callgraph.Call, n)
+	lost := make(chan int, n)
+	for i := range shares {
+		shares[i] = make(chan *callgraph.Call, 64)
+		go func() { lost <- w.run(ctx, shares[i], i) }()
+	}
+	held := 0 // a call taken from In that no share took before ctx ended
+	func() {
+		defer func() {
+			for _, sh := range shares {
+				close(sh)
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c, ok := <-w.In:
+				if !ok {
+					return
+				}
+				if c == nil {
+					continue
+				}
+				select {
+				case shares[share(c, n)] <- c:
+				case <-ctx.Done():
+					held = 1
+					return
+				}
+			}
+		}
+	}()
+	total := held
+	for range n {
+		total += <-lost
+	}
+	for _, sh := range shares {
+		for range sh { // dealt out, never taken by its share
+			total++
+		}
+	}
+	return total
+}
+
+// share is the share of n a call goes to: by FNV-1a of its key.
+func share(c *callgraph.Call, n int) int {
+	h := uint32(2166136261)
+	for _, s := range []string{c.Server, "\x00", c.ID} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	return int(h % uint32(n))
+}
+
+// run is one share of Run: it saves what arrives on in, and returns how
+// many calls it had not saved when ctx ended.
+func (w *Writer) run(ctx context.Context, in <-chan *callgraph.Call, part int) int {
 	var (
 		maxBatch   = orDefault(w.MaxBatch, DefaultMaxBatch)
 		maxDelay   = orDefault(w.MaxDelay, DefaultMaxDelay)
@@ -143,7 +231,6 @@ func (w *Writer) Run(ctx context.Context) error {
 		maxBackoff = max(orDefault(w.MaxBackoff, DefaultMaxBackoff), minBackoff)
 
 		queue    []*callgraph.Call
-		in       = w.In
 		backoff  time.Duration // > 0 while the database is away
 		full     bool          // the queue was full, logged once
 		wake     = time.NewTimer(time.Hour)
@@ -159,7 +246,12 @@ func (w *Writer) Run(ctx context.Context) error {
 		wake.Reset(time.Until(at))
 		wakeSet, deadline = true, at
 	}
-	setWaiting := func() { w.update(func(s *WriterStatus) { s.Waiting = len(queue) }) }
+	setWaiting := func() {
+		w.update(func(s *WriterStatus) {
+			s.Waiting += len(queue) - w.waiting[part]
+			w.waiting[part] = len(queue)
+		})
+	}
 
 	for {
 		// Save while there is a full batch, or anything at all once In
@@ -178,7 +270,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		}
 		if in == nil && len(queue) == 0 {
-			return nil
+			return 0
 		}
 		recv := in
 		if len(queue) >= maxQueue {
@@ -192,10 +284,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			if len(queue) > 0 {
-				return fmt.Errorf("store: writer stopped, %d calls not saved: %w", len(queue), ctx.Err())
-			}
-			return nil
+			return len(queue)
 		case c, ok := <-recv:
 			if !ok {
 				in = nil

@@ -364,3 +364,120 @@ func closedPort(t *testing.T) int {
 	l.Close()
 	return port
 }
+
+// orderSaver records, per call, the dispositions its saves carried, and
+// can hold every save until released.
+type orderSaver struct {
+	mu      sync.Mutex
+	saves   map[string][]string
+	batches int
+	hold    chan struct{} // nil: never hold
+	active  int
+	most    int // most transactions in progress at once
+}
+
+func (o *orderSaver) SaveCalls(ctx context.Context, calls []*callgraph.Call) error {
+	o.mu.Lock()
+	o.active++
+	o.most = max(o.most, o.active)
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.active--
+		o.mu.Unlock()
+	}()
+	if o.hold != nil {
+		select {
+		case <-o.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	time.Sleep(time.Millisecond) // long enough for the shares to overlap
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.batches++
+	for _, c := range calls {
+		o.saves[c.ID] = append(o.saves[c.ID], c.Disposition)
+	}
+	return nil
+}
+
+func (o *orderSaver) Ping(ctx context.Context) error { return nil }
+
+// TestWriterParallel: with several shares every call is saved, the
+// transactions overlap, and the saves of one call keep their order.
+func TestWriterParallel(t *testing.T) {
+	tests := []struct {
+		parallel int
+		overlap  bool
+	}{
+		{1, false},
+		{2, true},
+		{5, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.parallel), func(t *testing.T) {
+			o := &orderSaver{saves: map[string][]string{}}
+			in := make(chan *callgraph.Call)
+			w := &Writer{Store: o, In: in, Parallel: tt.parallel, MaxBatch: 7, MaxDelay: time.Millisecond}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+			const calls, versions = 200, 3
+			for v := range versions {
+				for i := range calls {
+					c := minimalCall("pbx1", fmt.Sprintf("p.%d", i), at(float64(i)))
+					c.Disposition = fmt.Sprint("v", v)
+					in <- c
+				}
+			}
+			close(in)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if len(o.saves) != calls {
+				t.Fatalf("%d calls saved, want %d", len(o.saves), calls)
+			}
+			for id, got := range o.saves {
+				if want := []string{"v0", "v1", "v2"}; !slices.Equal(got, want) {
+					t.Fatalf("call %s saved as %v, want %v in that order", id, got, want)
+				}
+			}
+			if st := w.Status(); st.Saved != calls*versions || st.Waiting != 0 {
+				t.Errorf("status: %d saved, %d waiting; want %d and 0", st.Saved, st.Waiting, calls*versions)
+			}
+			if got := o.most > 1; got != tt.overlap {
+				t.Errorf("at most %d transactions at once (overlap %v, want %v)", o.most, got, tt.overlap)
+			}
+		})
+	}
+}
+
+// TestWriterParallelStopCountsEveryCall: stopped while the database
+// holds every save, the writer counts as not saved every call it took,
+// whichever share held it.
+func TestWriterParallelStopCountsEveryCall(t *testing.T) {
+	o := &orderSaver{saves: map[string][]string{}, hold: make(chan struct{})}
+	in := make(chan *callgraph.Call, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{Store: o, In: in, Parallel: 3, MaxBatch: 4, MaxDelay: time.Millisecond, MaxQueue: 4}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	for _, c := range ids(100, "s") {
+		in <- c
+	}
+	// Let the shares fill up and block, then stop.
+	for deadline := time.Now().Add(5 * time.Second); len(in) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		if w.Status().Waiting >= 12 {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	err := <-done
+	taken := 100 - len(in)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d calls not saved", taken)) {
+		t.Errorf("err = %v, want %d calls not saved", err, taken)
+	}
+}
