@@ -22,8 +22,8 @@ type Saver interface {
 const (
 	// DefaultMaxBatch: a batch fills this far only under load (MaxDelay
 	// sends it sooner otherwise), where bigger transactions store more
-	// calls a second: PostgreSQL 1,270 calls/s in batches of 100, 2,198
-	// in batches of 1,000 (docs/performance.md).
+	// calls a second: PostgreSQL 2,370 calls/s in batches of 100, 5,461
+	// in batches of 1,000 (BenchmarkSaveCalls, docs/performance.md).
 	DefaultMaxBatch   = 1000
 	DefaultMaxDelay   = time.Second
 	DefaultMaxQueue   = 10000
@@ -59,10 +59,9 @@ type Writer struct {
 	// Parallel is how many transactions may run at once (0 or 1: one
 	// at a time). Calls are dealt out by server and call id, so that
 	// the saves of one call still happen in order; each share is batched
-	// and retried as described above. PostgreSQL and MySQL store more
-	// calls a second with 2 than with 1 when the database has the cores
-	// (docs/performance.md); SQLite writes one transaction at a time
-	// whatever this says.
+	// and retried as described above. PostgreSQL and MySQL can then use
+	// more than one server core (docs/performance.md); SQLite writes one
+	// transaction at a time whatever this says.
 	Parallel int
 
 	MaxBatch       int           // calls per transaction
