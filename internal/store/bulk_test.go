@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,64 @@ func TestSaveBigBatch(t *testing.T) {
 				t.Fatalf("call %s comes back with %d legs, %d connections, %d billing records", c.ID, len(c.Legs), len(c.Connections), len(c.Billing))
 			}
 		}
+	})
+}
+
+// TestBadCallInBigBatch: the database refusing one call of a big batch
+// (a party longer than its column, on PostgreSQL and MySQL) fails the
+// whole transaction, bulk rows and all, and the Writer then stores every
+// other call and rejects that one alone. SQLite has no column sizes and
+// takes it.
+func TestBadCallInBigBatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		calls := make([]*callgraph.Call, 300)
+		for i := range calls {
+			calls[i] = fullCall("pbx1", fmt.Sprintf("bad.%d", i), at(float64(i)))
+		}
+		calls[150].Legs[2].Party = strings.Repeat("9", 300)
+		err := s.SaveCalls(t.Context(), calls)
+		sizes := s.Dialect() != "sqlite"
+		if sizes && err == nil {
+			t.Fatal("an oversized party was taken")
+		}
+		if sizes {
+			if stored, err := s.Calls(t.Context(), Filter{}); err != nil || len(stored) != 0 {
+				t.Fatalf("%d calls stored by a failed batch (err %v)", len(stored), err)
+			}
+		}
+		in := make(chan *callgraph.Call, len(calls))
+		for _, c := range calls {
+			in <- c
+		}
+		close(in)
+		w := &Writer{Store: s, In: in, MaxBatch: 1000, MaxDelay: time.Millisecond}
+		if err := w.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		st := w.Status()
+		want := uint64(len(calls))
+		if sizes {
+			want--
+		}
+		if st.Saved != want || st.Rejected != uint64(len(calls))-want {
+			t.Errorf("saved %d, rejected %d; want %d and %d", st.Saved, st.Rejected, want, uint64(len(calls))-want)
+		}
+		stored, err := s.Calls(t.Context(), Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(len(stored)) != want {
+			t.Errorf("%d calls stored, want %d", len(stored), want)
+		}
+		for _, c := range stored {
+			if sizes && c.ID == "bad.150" {
+				t.Error("the refused call is stored")
+			}
+		}
+		got, err := s.Call(t.Context(), "pbx1", "bad.299")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameCall(t, got, calls[299])
 	})
 }
