@@ -28,6 +28,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -321,6 +322,16 @@ const (
 func (s *Store) save(ctx context.Context, t *txn, b batch) error {
 	tx := t.gorm
 	rows, kids, byKey := b.rows, b.kids, b.byKey
+	replaced := map[callKey]bool{}
+	if s.dialect == "postgres" {
+		all, err := s.insertAllFresh(ctx, t, rows)
+		if err != nil {
+			return err
+		}
+		if all {
+			return s.saveChildren(ctx, t, rows, kids, replaced)
+		}
+	}
 	pks, err := s.lookupPKs(tx, rows)
 	if err != nil {
 		return err
@@ -328,7 +339,6 @@ func (s *Store) save(ctx context.Context, t *txn, b batch) error {
 	// Replace: drop the old children, overwrite the calls row in place.
 	var old []uint64
 	var fresh []callRow
-	replaced := make(map[callKey]bool, len(pks))
 	for i := range rows {
 		if pk, ok := pks[callKey{rows[i].Server, rows[i].CallID}]; ok {
 			rows[i].PK = pk
@@ -356,6 +366,35 @@ func (s *Store) save(ctx context.Context, t *txn, b batch) error {
 			rows[byKey[callKey{r.Server, r.CallID}]].PK = r.PK
 		}
 	}
+	return s.saveChildren(ctx, t, rows, kids, replaced)
+}
+
+// pgUniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const pgUniqueViolation = "23505"
+
+// insertAllFresh inserts every calls row as a new one, inside a
+// savepoint. When a call is stored already, the unique key refuses the
+// rows: it undoes them and reports false, for save to look the keys up
+// first. Most batches hold only new calls, and skip that lookup.
+func (s *Store) insertAllFresh(ctx context.Context, t *txn, rows []callRow) (bool, error) {
+	if _, err := t.sql.ExecContext(ctx, "SAVEPOINT calltrail_fresh"); err != nil {
+		return false, err
+	}
+	err := s.insertCalls(ctx, t, rows)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation {
+		_, err := t.sql.ExecContext(ctx, "ROLLBACK TO SAVEPOINT calltrail_fresh")
+		return false, err
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = t.sql.ExecContext(ctx, "RELEASE SAVEPOINT calltrail_fresh")
+	return err == nil, err
+}
+
+// saveChildren writes the children of rows, whose calls rows have their
+// PK, and settles the prepaid accounts.
+func (s *Store) saveChildren(ctx context.Context, t *txn, rows []callRow, kids []children, replaced map[callKey]bool) error {
 	var all children
 	for i := range rows {
 		pk := rows[i].PK
@@ -384,7 +423,7 @@ func (s *Store) save(ctx context.Context, t *txn, b batch) error {
 			return err
 		}
 	}
-	return s.settle(tx, rows, kids, replaced)
+	return s.settle(t.gorm, rows, kids, replaced)
 }
 
 // insertCalls inserts new calls rows and sets their PK. PostgreSQL hands
