@@ -313,6 +313,31 @@ func TestSaveTwiceKeepsOneCall(t *testing.T) {
 		if n := count(t, s, "callRow", ""); n != 3 {
 			t.Errorf("calls rows = %d, want 3", n)
 		}
+
+		// A batch of new calls with one stored call among them: the new
+		// ones are added, the stored one replaced.
+		var mixed []*callgraph.Call
+		for i := range 50 {
+			mixed = append(mixed, fullCall("pbx1", fmt.Sprintf("200.%d", i), at(float64(10+i))))
+		}
+		again := fullCall("pbx1", "100.2", at(1))
+		mixed = append(mixed[:25], append([]*callgraph.Call{again}, mixed[25:]...)...)
+		if err := s.SaveCalls(ctx, mixed); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s, "callRow", ""); n != 53 {
+			t.Errorf("calls rows = %d, want 53", n)
+		}
+		if n := count(t, s, "legRow", ""); n != 1+3+3+150 {
+			t.Errorf("legs rows = %d, want %d", n, 1+3+3+150)
+		}
+		for _, c := range []*callgraph.Call{again, mixed[0], mixed[50]} {
+			got, err := s.Call(ctx, "pbx1", c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameCall(t, got, c)
+		}
 	})
 }
 
