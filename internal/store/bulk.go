@@ -240,8 +240,8 @@ func copyRows(ctx context.Context, conn *sql.Conn, table string, columns []strin
 }
 
 // insertStmt returns the transaction's statement inserting rows rows
-// into table. A statement of a size met before is prepared once for the
-// store and reused. One of a new size is prepared for this transaction
+// into table. A statement of a size met before (chunkRows keeps the
+// sizes few) is prepared once for the store and reused. One of a new size is prepared for this transaction
 // only, and again for the store once the transaction is over (SQLite
 // has a single connection, which the transaction holds): see
 // preparePending.
@@ -252,7 +252,7 @@ func (s *Store) insertStmt(ctx context.Context, tx *txn, table string, columns [
 	q := ""
 	if !ok {
 		q = insertSQL(s.dialect, table, columns, rows)
-		if s.cacheable(rows, len(columns)) && len(s.stmts)+len(s.pending) < maxStmts {
+		if len(s.stmts)+len(s.pending) < maxStmts {
 			s.pending[key] = q
 		}
 	}
@@ -265,12 +265,6 @@ func (s *Store) insertStmt(ctx context.Context, tx *txn, table string, columns [
 		return nil, fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
 	return st, nil
-}
-
-// cacheable says whether a statement of rows rows is one of the sizes
-// chunkRows gives.
-func (s *Store) cacheable(rows, columns int) bool {
-	return rows&(rows-1) == 0 || rows == min(maxBulkRows, s.maxVars()/columns)
 }
 
 // preparePending prepares for the store the statements transactions

@@ -24,16 +24,11 @@ func TestBulkColumnsMatchSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A key unlike any other value, so that a CallPK out of place shows.
 	row.PK = 77
-	setPK := func(v reflect.Value) {
-		for i := range v.Len() {
-			v.Index(i).FieldByName("CallPK").SetUint(77)
-		}
-	}
-	kv := reflect.ValueOf(&kids).Elem()
-	for i := range kv.NumField() {
-		setPK(reflect.NewAt(kv.Field(i).Type(), kv.Field(i).Addr().UnsafePointer()).Elem())
-	}
+	kids.legs[0].CallPK, kids.tags[0].CallPK, kids.connections[0].CallPK = 77, 77, 77
+	kids.segments[0].CallPK, kids.queues[0].CallPK, kids.conferences[0].CallPK = 77, 77, 77
+	kids.participants[0].CallPK, kids.billing[0].CallPK, kids.gaps[0].CallPK = 77, 77, 77
 	tests := []struct {
 		table  bulkTable
 		row    any // a pointer to a filled row

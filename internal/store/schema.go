@@ -318,24 +318,19 @@ type legExtra struct {
 // extraJSON is the record of c: its extra as JSON, or "" when it has
 // none.
 func extraJSON(c *callgraph.Call) (string, error) {
-	e := extra{Linked: c.Linked}
-	n := 0
+	var legs []legExtra // one per legs row
+	kept := false
 	for _, l := range c.Legs {
-		if l == nil {
-			continue
+		if l != nil {
+			legs = append(legs, legExtra{SIPCallID: l.SIPCallID})
+			kept = kept || l.SIPCallID != ""
 		}
-		if l.SIPCallID != "" && e.Legs == nil {
-			e.Legs = make([]legExtra, 0, len(c.Legs))
-			for range n {
-				e.Legs = append(e.Legs, legExtra{})
-			}
-		}
-		if e.Legs != nil {
-			e.Legs = append(e.Legs, legExtra{SIPCallID: l.SIPCallID})
-		}
-		n++
 	}
-	if e.Legs == nil && len(e.Linked) == 0 {
+	e := extra{Linked: c.Linked}
+	if kept {
+		e.Legs = legs
+	}
+	if !kept && len(e.Linked) == 0 {
 		return "", nil
 	}
 	b, err := json.Marshal(e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -169,6 +170,7 @@ func (w *Writer) deal(ctx context.Context, n int) int {
 		shares[i] = make(chan *callgraph.Call, 64)
 		go func() { lost <- w.run(ctx, shares[i], i) }()
 	}
+	seed := maphash.MakeSeed()
 	held := 0 // a call taken from In that no share took before ctx ended
 	func() {
 		defer func() {
@@ -188,7 +190,7 @@ func (w *Writer) deal(ctx context.Context, n int) int {
 					continue
 				}
 				select {
-				case shares[share(c, n)] <- c:
+				case shares[share(seed, c, n)] <- c:
 				case <-ctx.Done():
 					held = 1
 					return
@@ -208,15 +210,9 @@ func (w *Writer) deal(ctx context.Context, n int) int {
 	return total
 }
 
-// share is the share of n a call goes to: by FNV-1a of its key.
-func share(c *callgraph.Call, n int) int {
-	h := uint32(2166136261)
-	for _, s := range []string{c.Server, "\x00", c.ID} {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint32(s[i])) * 16777619
-		}
-	}
-	return int(h % uint32(n))
+// share is the share of n a call goes to, by its key.
+func share(seed maphash.Seed, c *callgraph.Call, n int) int {
+	return int(maphash.Comparable(seed, callKey{c.Server, c.ID}) % uint64(n))
 }
 
 // run is one share of Run: it saves what arrives on in, and returns how
