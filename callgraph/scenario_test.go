@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,10 +13,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/callgraph"
+	"github.com/calltrail/calltrail/callgraph/callgraphtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -47,32 +46,9 @@ func captureDirs(t testing.TB) []string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// replay feeds a capture to a fresh engine and returns every call, the
-// ones still open at the end included.
+// replay is what the engine makes of a capture, open calls included.
 func replay(t testing.TB, path string) []*callgraph.Call {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	eng := callgraph.New(callgraph.Options{Server: "lab"})
-	r := ami.NewReader(bufio.NewReader(f))
-	var calls []*callgraph.Call
-	var m ami.Message
-	arrival := time.Unix(0, 0)
-	for {
-		err := r.ReadMessageInto(&m)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		arrival = arrival.Add(time.Millisecond)
-		calls = append(calls, eng.Handle(&m, arrival)...)
-	}
-	return append(calls, eng.Flush(time.Time{})...)
+	return callgraphtest.Replay(t, "lab", path)
 }
 
 // TestGolden compares the full records of every capture with the golden
