@@ -89,6 +89,12 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStrea
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.RetryOnFailedConnect(true),
+		// No buffering while reconnecting: a message published then would
+		// reach the stream after the reconnect, ahead of the earlier ones
+		// the collector publishes again because they were not
+		// acknowledged, and the stream would hold events out of order.
+		// Publishing fails instead, and the collector retries in order.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "url", url, "err", err)

@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/calltrail/calltrail/ami"
 	"github.com/calltrail/calltrail/ami/amitest"
@@ -221,5 +225,36 @@ func TestFeedSkipsJournaled(t *testing.T) {
 	checkSequence(t, got, 4)
 	if malformed, _ := f.Stats(); malformed != 1 {
 		t.Errorf("malformed = %d, want 1", malformed)
+	}
+}
+
+// TestCollectorRefusesReconnectBuffer: a connection that buffers what is
+// published while it reconnects would put those events on the stream
+// ahead of the earlier ones the collector publishes again; the collector
+// refuses it, and Connect's connection is accepted.
+func TestCollectorRefusesReconnectBuffer(t *testing.T) {
+	nc, err := nats.Connect(bustest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bustest.Open(t, "", bustest.Config(t))
+	buffering := &bus.Bus{JS: js, Stream: b.Stream, Config: b.Config, Prefix: b.Prefix}
+	c := &bus.Collector{Server: "pbx1", Bus: buffering}
+	if err := c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "buffers while reconnecting") {
+		t.Errorf("Run with a buffering connection: %v", err)
+	}
+
+	_, cjs, err := bus.Connect(bustest.URL(), "collector-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cjs.Conn().Close()
+	if cjs.Conn().Opts.ReconnectBufSize >= 0 {
+		t.Errorf("Connect's connection buffers %d bytes while reconnecting", cjs.Conn().Opts.ReconnectBufSize)
 	}
 }

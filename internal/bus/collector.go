@@ -68,6 +68,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	if c.Batch <= 0 {
 		c.Batch = 4096
 	}
+	if nc := c.Bus.JS.Conn(); nc != nil && nc.Opts.ReconnectBufSize >= 0 {
+		return errors.New("bus: collector: the NATS connection buffers while reconnecting, which reorders events: connect with nats.ReconnectBufSize(-1), as Connect does")
+	}
 	if c.epoch, err = spoolEpoch(c.Spool.Dir()); err != nil {
 		return err
 	}

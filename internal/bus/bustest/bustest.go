@@ -40,7 +40,7 @@ func Open(t testing.TB, url string, cfg bus.StreamConfig) *bus.Bus {
 	if url == "" {
 		url = URL()
 	}
-	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second), nats.ReconnectBufSize(-1))
 	if err != nil {
 		t.Fatalf("NATS at %s: %v (CI starts nats-server -js)", url, err)
 	}
