@@ -135,16 +135,19 @@ func (m *Message) Clone() *Message {
 
 // String formats the message as it appears on the wire, CRLF line ends
 // and the closing blank line included.
-func (m *Message) String() string {
-	var b strings.Builder
+func (m *Message) String() string { return string(m.AppendWire(nil)) }
+
+// AppendWire appends the message as String formats it to b and returns
+// the result: a caller that keeps a buffer (the journal's writers, once
+// per event) formats messages without allocating.
+func (m *Message) AppendWire(b []byte) []byte {
 	for _, f := range m.Fields {
-		b.WriteString(f.Key)
-		b.WriteString(": ")
-		b.WriteString(f.Value)
-		b.WriteString("\r\n")
+		b = append(b, f.Key...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
 	}
-	b.WriteString("\r\n")
-	return b.String()
+	return append(b, "\r\n"...)
 }
 
 // Timestamp returns the event's Timestamp header as seconds and

@@ -76,6 +76,20 @@ func TestMessageEdits(t *testing.T) {
 	if got, want := m.String(), "Action: Redirect\r\nchannel: PJSIP/1001\r\n\r\n"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
+	// AppendWire adds the same bytes after what the buffer holds.
+	if got, want := string(m.AppendWire([]byte("prev|"))), "prev|"+m.String(); got != want {
+		t.Errorf("AppendWire = %q, want %q", got, want)
+	}
+}
+
+// A journal writer formats every event into one reused buffer: no
+// allocation once the buffer has grown.
+func TestAppendWireReusesBuffer(t *testing.T) {
+	m := ami.NewMessage("Event", "Newchannel", "Channel", "PJSIP/1001-00000001", "Uniqueid", "1763797263.12")
+	buf := m.AppendWire(nil)
+	if n := testing.AllocsPerRun(100, func() { buf = m.AppendWire(buf[:0]) }); n != 0 {
+		t.Errorf("%v allocations per message into a grown buffer", n)
+	}
 }
 
 func TestNewMessageOdd(t *testing.T) {

@@ -87,6 +87,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	defer func() { cancel(); <-fwdDone }()
 
 	events := c.Client.Events()
+	var wire []byte // the event being spooled (the spool copies it)
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,7 +104,8 @@ func (c *Collector) Run(ctx context.Context) error {
 			if m.Event() == ami.EventConnected {
 				go c.resync(ctx)
 			}
-			if _, err := c.Spool.Append(journal.Record{Server: c.Server, Arrival: time.Now(), Data: []byte(m.String())}); err != nil {
+			wire = m.AppendWire(wire[:0])
+			if _, err := c.Spool.Append(journal.Record{Server: c.Server, Arrival: time.Now(), Data: wire}); err != nil {
 				// Publishing goes on from the spool: an event that could not
 				// be spooled is lost, and the engine's gap marking must say
 				// so. Stop rather than publish around a hole.

@@ -37,7 +37,8 @@ type pipeline struct {
 	byTypeSnap, byDispSnap map[string]int64
 	running                atomic.Bool // run is reading events: it answers live
 
-	lastSeq int64 // the journal sequence of the last event handled
+	lastSeq int64  // the journal sequence of the last event handled
+	wire    []byte // the event being journaled, in its wire form (reused)
 
 	// feed, when not nil, is where the events come from (NATS JetStream);
 	// busSeq is the stream sequence of the last event journaled.
@@ -146,7 +147,8 @@ func (p *pipeline) arrival(m *ami.Message) time.Time {
 func (p *pipeline) handle(m *ami.Message, arrival time.Time) {
 	var seq int64
 	if j := p.d.opts.Journal; j != nil {
-		pos, err := j.Append(journal.Record{Server: p.id, Arrival: arrival, Data: []byte(m.String())})
+		p.wire = m.AppendWire(p.wire[:0])
+		pos, err := j.Append(journal.Record{Server: p.id, Arrival: arrival, Data: p.wire})
 		if err != nil {
 			// The event still reaches the engine: a full disk must not stop
 			// billing. Recovery after a crash will miss it, and says so.
